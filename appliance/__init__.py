@@ -1,0 +1,1 @@
+"""SecureMed Edge appliance: configuration, pipeline, stages and the `securemed` command."""

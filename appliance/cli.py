@@ -1,0 +1,261 @@
+"""The `securemed` command. Typed errors become exit codes here and nowhere else.
+
+Exit codes follow sysexits(3): 0 ok, 64 usage, 65 bad input data (or a rejected report envelope),
+66 missing input, 69 service unavailable / not authorised, 70 internal error, 78 configuration error (also a bundle that fails verification), so that
+systemd's RestartPreventExitStatus=78 stops a restart loop on a broken deployment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_UNAVAILABLE, EX_SOFTWARE, EX_CONFIG = 0, 64, 65, 66, 69, 70, 78
+
+log = logging.getLogger("securemed")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from runtime.bundle import ModelBundle
+    from runtime.generator import ReportGenerator
+    from runtime.preprocess import preprocess
+
+    bundle = ModelBundle.open(args.bundle)
+    generator = ReportGenerator(bundle, precision=args.precision, intra_op_threads=args.threads)
+    images = [preprocess(path, bundle.manifest.preprocessing) for path in args.files]
+    reports = generator.generate(images, [args.indication] * len(images) if args.indication else None)
+    for path, report in zip(args.files, reports):
+        if args.json:
+            print(json.dumps({"file": str(path), "bundle_id": bundle.bundle_id,
+                              "findings": report.findings, "impression": report.impression}))
+        else:
+            if len(args.files) > 1:
+                print(f"== {path}")
+            print(report.text)
+    return EX_OK
+
+
+def cmd_phantoms(args: argparse.Namespace) -> int:
+    from training.phantoms import write_phantom_set
+
+    write_phantom_set(args.out, args.count, seed=args.seed)
+    print(f"wrote {args.count} phantoms and manifest.jsonl to {args.out}")
+    return EX_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from appliance.devsetup import DEFAULT_BUNDLE, init_dev
+
+    if not args.dev:
+        print("securemed init: only --dev is supported; production installs follow docs/install.md", file=sys.stderr)
+        return EX_USAGE
+    path = init_dev(args.directory, dicom_port=args.dicom_port, grpc_port=args.grpc_port,
+                    bundle=args.bundle or DEFAULT_BUNDLE, force=args.force)
+    print(f"wrote {path}, dev PKI, keys and client configs for dr-a and dr-b in {args.directory}")
+    return EX_OK
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from appliance.config import load_config
+
+    config = load_config(args.config)
+    from runtime.bundle import ModelBundle
+
+    bundle = ModelBundle.open(config.model.bundle)
+    print(f"{args.config}: OK (bundle {bundle.bundle_id}, {len(config.clinicians)} clinicians)")
+    return EX_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+
+    from appliance.config import load_config
+    from appliance.service import Appliance
+
+    config = load_config(args.config)
+    logging.getLogger().setLevel(config.log_level)
+    appliance = Appliance(config)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: appliance.request_stop())
+    try:
+        appliance.start()
+        appliance.wait()
+    finally:
+        appliance.stop()
+    return EX_OK
+
+
+def _client(args: argparse.Namespace):
+    from appliance.client_config import load_client_config
+    from appliance.delivery.client import ReportClient
+    from appliance.envelope import load_ecies_private_key, load_verify_key
+
+    cfg, base = load_client_config(args.config)
+    trusted = {kid: load_verify_key(path) for kid, path in cfg.trusted_key_files(base).items()}
+    return ReportClient(
+        args.target or cfg.target, cfg.ca_file, cfg.cert_file, cfg.key_file,
+        load_ecies_private_key(cfg.ecies_private_key_file), trusted, cfg.clinician_id,
+        server_name=cfg.server_name, timeout=cfg.timeout_s,
+    )
+
+
+def _print_report(payload, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    if as_json:
+        print(json.dumps(asdict(payload)), flush=True)
+        return
+    print(f"Report {payload.report_id}  (model {payload.bundle_id}, {payload.created_at})")
+    print(f"Accession number: {payload.accession_number}   Study date: {payload.study_date}   "
+          f"Study pseudonym: {payload.study_pseudonym}")
+    print(f"FINDINGS: {payload.findings}")
+    print(f"IMPRESSION: {payload.impression}", flush=True)
+
+
+def cmd_client(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        if args.action == "list":
+            summaries = client.list(include_acked=args.all)
+            if args.json:
+                from dataclasses import asdict
+
+                print(json.dumps([asdict(s) for s in summaries]))
+            else:
+                for s in summaries:
+                    print(f"{s.report_id}  {s.created_at}  study {s.study_pseudonym}  {'acked' if s.acked else 'new'}")
+        elif args.action == "get":
+            _print_report(client.get(args.report_id), args.json)
+        elif args.action == "ack":
+            print(f"{args.report_id} acknowledged at {client.ack(args.report_id)}")
+        elif args.action == "watch":
+            stream = client.watch()
+            seen = 0
+            try:
+                for payload in stream:
+                    _print_report(payload, args.json)
+                    seen += 1
+                    if args.count and seen >= args.count:
+                        break
+            finally:
+                stream.cancel()
+    return EX_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from appliance.demo import run_demo
+
+    return run_demo(args.workdir, bundle=args.bundle)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="securemed", description="SecureMed Edge appliance")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="print a draft report for DICOM chest X-ray files")
+    p.add_argument("--bundle", type=Path, required=True, help="model bundle directory")
+    p.add_argument("--precision", default="fp32", help="bundle variant: fp32 or int8")
+    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = all cores)")
+    p.add_argument("--indication", help="clinical indication prompt")
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.add_argument("files", type=Path, nargs="+")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("init", help="create a development installation (config, PKI, keys)")
+    p.add_argument("--dev", metavar="DIR", dest="directory", type=Path, help="directory to write")
+    p.add_argument("--dicom-port", type=int, default=11112)
+    p.add_argument("--grpc-port", type=int, default=50051)
+    p.add_argument("--bundle", type=Path, help="model bundle (default: the repository's demo bundle)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing dev installation")
+    p.set_defaults(func=cmd_init, dev=True)
+
+    p = sub.add_parser("check-config", help="validate a config; exits 78 naming the bad key")
+    p.add_argument("--config", type=Path, required=True)
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("serve", help="run the appliance in the foreground (SIGTERM stops it gracefully)")
+    p.add_argument("--config", type=Path, required=True)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("client", help="clinician client: list, get, watch and acknowledge reports")
+    p.add_argument("--config", type=Path, required=True, help="client config (e.g. dr-a.toml)")
+    p.add_argument("--target", help="override the config's host:port")
+    csub = p.add_subparsers(dest="action", required=True)
+    c = csub.add_parser("list", help="reports addressed to you")
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--all", action="store_true", help="include acknowledged reports")
+    c = csub.add_parser("get", help="fetch, verify and decrypt one report")
+    c.add_argument("report_id")
+    c.add_argument("--json", action="store_true")
+    c = csub.add_parser("watch", help="print reports as they arrive")
+    c.add_argument("--count", type=int, default=0, help="stop after this many reports")
+    c.add_argument("--json", action="store_true")
+    c = csub.add_parser("ack", help="acknowledge a report")
+    c.add_argument("report_id")
+    p.set_defaults(func=cmd_client)
+
+    p = sub.add_parser("demo", help="end to end: dev install, serve, storescu a phantom, receive the report")
+    p.add_argument("--workdir", type=Path, default=Path("work/demo"))
+    p.add_argument("--bundle", type=Path)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("phantoms", help="write synthetic chest X-ray phantoms (DICOM) with their reports")
+    p.add_argument("out", type=Path)
+    p.add_argument("--count", type=int, default=10)
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=cmd_phantoms)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    from appliance import delivery  # noqa: F401  (sets gRPC's TLS policy before grpc is imported)
+    from appliance.config import ConfigError
+    from appliance.deid import DeidConfigError, KeyFileError
+    from appliance.delivery.errors import (
+        NotAuthorized, RemoteError, ReportNotFound, ServerSetupError, ServiceUnavailable,
+    )
+    from appliance.envelope import EnvelopeError
+    from appliance.envelope import KeyFileError as EnvelopeKeyError
+    from runtime.errors import BundleError, PreprocessError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"securemed: {exc.source or 'config'}: {problem}", file=sys.stderr)
+        return EX_CONFIG
+    except (DeidConfigError, KeyFileError, EnvelopeKeyError, ServerSetupError) as exc:
+        print(f"securemed: configuration error: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except EnvelopeError as exc:
+        print(f"securemed: report rejected: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    except ReportNotFound as exc:
+        print(f"securemed: {exc}", file=sys.stderr)
+        return EX_NOINPUT
+    except (NotAuthorized, ServiceUnavailable, RemoteError) as exc:
+        print(f"securemed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    except BundleError as exc:
+        print(f"securemed: model bundle refused: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except PreprocessError as exc:
+        print(f"securemed: input refused: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    except FileNotFoundError as exc:
+        print(f"securemed: {exc.filename}: not found", file=sys.stderr)
+        return EX_NOINPUT
+
+
+def main() -> None:
+    sys.exit(run())

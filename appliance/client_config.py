@@ -1,0 +1,53 @@
+"""A clinician's client config (`securemed client --config dr-a.toml ...`), strict like the appliance's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appliance.config import ConfigError, tomllib
+from appliance.settings import SettingsError, load
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    clinician_id: str
+    target: str
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    ecies_private_key_file: Path
+    trusted_appliance_keys: dict[str, Any] = field(default_factory=dict)  # key id -> verify key file
+    server_name: str | None = None
+    timeout_s: float = 10.0
+
+    def validate(self, prefix: str) -> list[str]:
+        problems = []
+        if not self.trusted_appliance_keys:
+            problems.append(f"{prefix}trusted_appliance_keys: at least one appliance key is required")
+        for key_id, value in self.trusted_appliance_keys.items():
+            if not isinstance(value, str) or not value:
+                problems.append(f"{prefix}trusted_appliance_keys.{key_id}: expected a path string")
+        if ":" not in self.target:
+            problems.append(f"{prefix}target: expected host:port, got {self.target!r}")
+        return problems
+
+    def trusted_key_files(self, base: Path) -> dict[str, Path]:
+        return {k: (Path(v) if Path(v).is_absolute() else base / v) for k, v in self.trusted_appliance_keys.items()}
+
+
+def load_client_config(path: Path | str) -> tuple[ClientConfig, Path]:
+    """(config, directory that relative paths resolve against). Raises ConfigError."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(["config file not found"], path) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError([f"cannot read: {exc}"], path) from None
+    base = path.resolve().parent
+    try:
+        return load(ClientConfig, raw, base=base), base
+    except SettingsError as exc:
+        raise ConfigError(exc.problems, path) from None

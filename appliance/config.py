@@ -1,0 +1,209 @@
+"""The appliance's configuration: one frozen, typed object loaded from TOML.
+
+Unknown keys are errors, every problem is reported by its dotted key, and a bad file never falls back
+to defaults (ConfigError; the CLI exits 78). The config holds paths to keys and certificates, never
+key material. Relative paths resolve against the config file's directory.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from appliance.settings import SettingsError, load
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Jetson images ship Python 3.10
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists 'dotted.key: message' entries."""
+
+    def __init__(self, problems: list[str], source: Path | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(where + "; ".join(problems))
+
+
+_AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # printable ASCII without backslash
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")  # e.g. "ed25519:0123abcd..."
+
+
+def _ae_problems(key: str, value: str) -> list[str]:
+    if not _AE_TITLE.match(value) or not value.strip():
+        return [f"{key}: {value!r} is not a valid AE title (1-16 printable ASCII characters, no backslash)"]
+    return []
+
+
+def _port_problems(key: str, value: int) -> list[str]:
+    return [] if 0 <= value <= 65535 else [f"{key}: {value} is not a TCP port (0-65535)"]
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+
+@dataclass(frozen=True)
+class DicomConfig:
+    ae_title: str = "SECUREMED"
+    bind: str = "0.0.0.0"
+    port: int = 11112
+    allowed_calling_aets: tuple[str, ...] = ()
+    quiet_period_s: float = 10.0
+    tls: TLSFiles | None = None
+
+    def validate(self, prefix: str) -> list[str]:
+        problems = _ae_problems(prefix + "ae_title", self.ae_title) + _port_problems(prefix + "port", self.port)
+        for i, aet in enumerate(self.allowed_calling_aets):
+            problems += _ae_problems(f"{prefix}allowed_calling_aets[{i}]", aet)
+        if self.quiet_period_s < 0:
+            problems.append(f"{prefix}quiet_period_s: must be >= 0")
+        return problems
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    bundle: Path
+    precision: str = "fp32"
+    threads: int = 0
+    max_batch: int = 8
+
+    def validate(self, prefix: str) -> list[str]:
+        problems = []
+        if self.precision not in ("fp32", "int8"):
+            problems.append(f"{prefix}precision: must be 'fp32' or 'int8', got {self.precision!r}")
+        if self.threads < 0:
+            problems.append(f"{prefix}threads: must be >= 0")
+        if self.max_batch < 1:
+            problems.append(f"{prefix}max_batch: must be >= 1")
+        return problems
+
+
+@dataclass(frozen=True)
+class DeidConfig:
+    secret_file: Path
+    mapping_key_file: Path
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    key_file: Path
+    key_id: str
+
+    def validate(self, prefix: str) -> list[str]:
+        return [] if _KEY_ID.match(self.key_id) else [f"{prefix}key_id: {self.key_id!r} is not a valid key id"]
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    tls: TLSFiles
+    bind: str = "0.0.0.0"
+    port: int = 50051
+    grace_s: float = 5.0
+    max_workers: int = 8
+
+    def validate(self, prefix: str) -> list[str]:
+        return _port_problems(prefix + "port", self.port)
+
+
+@dataclass(frozen=True)
+class Clinician:
+    id: str
+    public_key_file: Path
+
+    def validate(self, prefix: str) -> list[str]:
+        return [] if _ID.match(self.id) else [f"{prefix}id: {self.id!r} is not a valid clinician id"]
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    default_recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ApplianceConfig:
+    state_dir: Path
+    dicom: DicomConfig
+    model: ModelConfig
+    deid: DeidConfig
+    signing: SigningConfig
+    delivery: DeliveryConfig
+    routing: RoutingConfig
+    clinicians: tuple[Clinician, ...] = ()
+    log_level: str = "INFO"
+
+    def validate(self, prefix: str) -> list[str]:
+        problems: list[str] = []
+        ids = [c.id for c in self.clinicians]
+        for dup in sorted({i for i in ids if ids.count(i) > 1}):
+            problems.append(f"clinicians: duplicate id {dup!r}")
+        if not self.routing.default_recipients:
+            problems.append("routing.default_recipients: at least one recipient is required")
+        for i, rid in enumerate(self.routing.default_recipients):
+            if rid not in ids:
+                problems.append(f"routing.default_recipients[{i}]: {rid!r} is not a configured clinician")
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            problems.append(f"log_level: must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
+        return problems
+
+    def clinician(self, clinician_id: str) -> Clinician:
+        return next(c for c in self.clinicians if c.id == clinician_id)
+
+    def referenced_files(self) -> dict[str, Path]:
+        """Every file the appliance reads at start-up, by dotted key."""
+        files = {
+            "deid.secret_file": self.deid.secret_file,
+            "deid.mapping_key_file": self.deid.mapping_key_file,
+            "signing.key_file": self.signing.key_file,
+            "delivery.tls.cert_file": self.delivery.tls.cert_file,
+            "delivery.tls.key_file": self.delivery.tls.key_file,
+            "delivery.tls.ca_file": self.delivery.tls.ca_file,
+        }
+        if self.dicom.tls:
+            files.update({f"dicom.tls.{k}": getattr(self.dicom.tls, k) for k in ("cert_file", "key_file", "ca_file")})
+        for i, c in enumerate(self.clinicians):
+            files[f"clinicians[{i}].public_key_file"] = c.public_key_file
+        return files
+
+
+def parse_config(raw: Mapping[str, Any], *, base: Path | None = None) -> ApplianceConfig:
+    try:
+        return load(ApplianceConfig, raw, base=base)
+    except SettingsError as exc:
+        raise ConfigError(exc.problems) from None
+
+
+def load_config(path: Path | str, *, check_files: bool = True) -> ApplianceConfig:
+    """Parse and validate the TOML file; with check_files, also require every referenced file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(["config file not found"], path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read: {exc}"], path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], path) from None
+    try:
+        config = parse_config(raw, base=path.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, path) from None
+    problems = []
+    if check_files:
+        problems += [f"{key}: file not found: {p}" for key, p in config.referenced_files().items() if not p.is_file()]
+        if not (config.model.bundle / "manifest.json").is_file():
+            problems.append(f"model.bundle: no model bundle (manifest.json) in {config.model.bundle}")
+    if problems:
+        raise ConfigError(problems, path)
+    return config

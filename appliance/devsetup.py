@@ -1,0 +1,131 @@
+"""`securemed init --dev DIR`: a complete development installation in one folder.
+
+    DIR/appliance.toml              the appliance's config (accepts DEVPACS -> SECUREMED, routes to dr-a)
+    DIR/pki/                        dev CA, appliance TLS certificate, clinician client certificates
+    DIR/keys/                       de-identification secret, mapping key, appliance signing key (+ .pub)
+    DIR/clinicians/<id>.ecies.*     each clinician's ECIES key pair (in production: on their machine)
+    DIR/dr-a.toml, DIR/dr-b.toml    clinician client configs
+    DIR/state/                      spool, job queue, envelope store (created by `serve`)
+
+Private keys are written with mode 600. Nothing here is fit for production: the CA key sits beside
+the certificates, and both clinicians' private keys are on the appliance.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from appliance.delivery.pki import create_dev_pki
+from appliance.deid.mapping import create_key_file
+from appliance.envelope import (
+    generate_ecies_keypair, generate_signing_key, key_id_for, save_ecies_private_key, save_ecies_public_key,
+    save_signing_key, save_verify_key,
+)
+
+CLINICIANS = ("dr-a", "dr-b")
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "demo-cxr"
+
+
+class DevSetupError(Exception):
+    pass
+
+
+def _toml_str(value: str | Path) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+
+
+def init_dev(directory: Path, *, dicom_port: int = 11112, grpc_port: int = 50051,
+             bundle: Path = DEFAULT_BUNDLE, quiet_period_s: float = 2.0, force: bool = False) -> Path:
+    """Write the dev installation; returns the path of appliance.toml."""
+    directory = directory.resolve()
+    config_path = directory / "appliance.toml"
+    if config_path.exists() and not force:
+        raise DevSetupError(f"{config_path} exists; pass --force to overwrite the dev installation")
+    for sub in ("pki", "keys", "clinicians"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    pki = create_dev_pki(directory / "pki", clinicians=CLINICIANS)
+
+    keys = directory / "keys"
+    for name in ("deid.secret", "mapping.key"):
+        (keys / name).unlink(missing_ok=True)
+    _write_secret(keys / "deid.secret", os.urandom(32).hex().encode() + b"\n")
+    create_key_file(keys / "mapping.key")
+    signing = generate_signing_key()
+    save_signing_key(keys / "appliance-signing.pem", signing)
+    save_verify_key(keys / "appliance-signing.pub", signing.public_key())
+    key_id = key_id_for(signing.public_key())
+
+    for clinician in CLINICIANS:
+        pair = generate_ecies_keypair()
+        save_ecies_private_key(directory / "clinicians" / f"{clinician}.ecies.key", pair.private_key)
+        save_ecies_public_key(directory / "clinicians" / f"{clinician}.ecies.pub", pair.public_key)
+        cert, key = pki.clients[clinician]
+        (directory / f"{clinician}.toml").write_text("\n".join([
+            f"# SecureMed Edge client config for {clinician} (development).",
+            f"clinician_id = {_toml_str(clinician)}",
+            f"target = {_toml_str(f'localhost:{grpc_port}')}",
+            f"ca_file = {_toml_str(pki.ca_cert.relative_to(directory))}",
+            f"cert_file = {_toml_str(cert.relative_to(directory))}",
+            f"key_file = {_toml_str(key.relative_to(directory))}",
+            f"ecies_private_key_file = {_toml_str(f'clinicians/{clinician}.ecies.key')}",
+            "",
+            "[trusted_appliance_keys]",
+            f"{_toml_str(key_id)} = {_toml_str('keys/appliance-signing.pub')}",
+            "",
+        ]))
+
+    config_path.write_text("\n".join([
+        "# SecureMed Edge appliance config (development). Relative paths are relative to this file.",
+        'state_dir = "state"',
+        'log_level = "INFO"',
+        "",
+        "[dicom]",
+        'ae_title = "SECUREMED"',
+        'bind = "127.0.0.1"',
+        f"port = {dicom_port}",
+        'allowed_calling_aets = ["DEVPACS"]',
+        f"quiet_period_s = {quiet_period_s}",
+        "",
+        "[model]",
+        f"bundle = {_toml_str(bundle.resolve())}",
+        'precision = "fp32"',
+        "threads = 0",
+        "",
+        "[deid]",
+        'secret_file = "keys/deid.secret"',
+        'mapping_key_file = "keys/mapping.key"',
+        "",
+        "[deid.options]",
+        "retain_long_modified_dates = true",
+        "clean_pixel_data = true",
+        "",
+        "[signing]",
+        'key_file = "keys/appliance-signing.pem"',
+        f"key_id = {_toml_str(key_id)}",
+        "",
+        "[delivery]",
+        'bind = "127.0.0.1"',
+        f"port = {grpc_port}",
+        "grace_s = 5.0",
+        "",
+        "[delivery.tls]",
+        'cert_file = "pki/server.pem"',
+        'key_file = "pki/server.key"',
+        'ca_file = "pki/ca.pem"',
+        "",
+        "[routing]",
+        'default_recipients = ["dr-a"]',
+        "",
+        *[line for c in CLINICIANS for line in
+          ("[[clinicians]]", f"id = {_toml_str(c)}", f"public_key_file = {_toml_str(f'clinicians/{c}.ecies.pub')}", "")],
+    ]))
+    return config_path

@@ -1,0 +1,164 @@
+"""Durable job queue on SQLite (WAL, synchronous=FULL).
+
+One row per claimed batch of a study. The job id is derived from the Study Instance UID and the
+SOP Instance UIDs of the batch (`batch_job_id`), so the same batch found again after a crash maps to
+the same job and is never queued twice, while a later batch of the same study is a new job. States:
+queued -> running -> delivered | withheld | failed. A job found `running` at start-up was interrupted
+by a crash and goes back to `queued`; re-running it is safe because delivery is idempotent by report
+id. Rows hold ids, states, reasons and timings, never patient data.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from appliance.pipeline import Outcome
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id      TEXT PRIMARY KEY,
+    study_uid   TEXT NOT NULL,
+    files       TEXT NOT NULL,          -- JSON list of paths of the claimed instances
+    calling_aet TEXT NOT NULL DEFAULT '',
+    state       TEXT NOT NULL,          -- queued | running | delivered | withheld | failed
+    stage       TEXT NOT NULL DEFAULT '',
+    reason      TEXT NOT NULL DEFAULT '',
+    privacy     TEXT NOT NULL DEFAULT '',
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    report_ids  TEXT NOT NULL DEFAULT '[]',
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_study ON jobs(study_uid);
+"""
+
+TERMINAL = frozenset({Outcome.DELIVERED.value, Outcome.WITHHELD.value, Outcome.FAILED.value})
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job_id: str
+    study_uid: str
+    files: tuple[Path, ...]
+    calling_aet: str
+    state: str
+    stage: str
+    reason: str
+    privacy: str
+    attempts: int
+    report_ids: tuple[str, ...]
+    created_at: float
+    updated_at: float
+
+
+def batch_job_id(study_uid: str, files: list[Path] | tuple[Path, ...]) -> str:
+    """Deterministic job id of a batch: the study UID and the file names (SOP Instance UIDs)."""
+    names = ",".join(sorted(Path(f).name for f in files))
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"securemed-job:{study_uid}:{names}"))
+
+
+class JobStore:
+    """Thread-safe; every method is one transaction."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _tx(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(sql, args)
+                self._db.execute("COMMIT")
+                return cur
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[JobRecord]:
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [
+            JobRecord(r[0], r[1], tuple(Path(p) for p in json.loads(r[2])), r[3], r[4], r[5], r[6], r[7], r[8],
+                      tuple(json.loads(r[9])), r[10], r[11])
+            for r in rows
+        ]
+
+    _COLUMNS = ("job_id, study_uid, files, calling_aet, state, stage, reason, privacy, attempts, report_ids, "
+                "created_at, updated_at")
+
+    def enqueue(self, study_uid: str, files: list[Path], calling_aet: str = "") -> str | None:
+        """Queue a batch; returns its job id, or None if this batch already has a job."""
+        job_id = batch_job_id(study_uid, files)
+        now = time.time()
+        cur = self._tx(
+            "INSERT OR IGNORE INTO jobs (job_id, study_uid, files, calling_aet, state, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+            (job_id, study_uid, json.dumps([str(f) for f in files]), calling_aet, now, now),
+        )
+        return job_id if cur.rowcount == 1 else None
+
+    def for_study(self, study_uid: str) -> list[JobRecord]:
+        return self._rows(f"SELECT {self._COLUMNS} FROM jobs WHERE study_uid = ? ORDER BY created_at", (study_uid,))
+
+    def recover(self) -> int:
+        """After a crash: jobs left `running` go back to `queued`. Returns how many."""
+        cur = self._tx("UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'", (time.time(),))
+        return cur.rowcount
+
+    def claim_next(self) -> JobRecord | None:
+        """Oldest queued job, marked running (attempts + 1), or None."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT job_id FROM jobs WHERE state = 'queued' ORDER BY created_at LIMIT 1"
+                ).fetchone()
+                if row:
+                    self._db.execute(
+                        "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE job_id = ?",
+                        (time.time(), row[0]),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return self.get(row[0]) if row else None
+
+    def finish(self, job_id: str, outcome: Outcome, *, stage: str, reason: str = "", privacy: str = "",
+               report_ids: tuple[str, ...] = ()) -> None:
+        self._tx(
+            "UPDATE jobs SET state = ?, stage = ?, reason = ?, privacy = ?, report_ids = ?, updated_at = ? "
+            "WHERE job_id = ?",
+            (outcome.value, stage, reason, privacy, json.dumps(list(report_ids)), time.time(), job_id),
+        )
+
+    def get(self, job_id: str) -> JobRecord | None:
+        rows = self._rows(f"SELECT {self._COLUMNS} FROM jobs WHERE job_id = ?", (job_id,))
+        return rows[0] if rows else None
+
+    def all(self) -> list[JobRecord]:
+        return self._rows(f"SELECT {self._COLUMNS} FROM jobs ORDER BY created_at")
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+
+    def __iter__(self) -> Iterator[JobRecord]:
+        return iter(self.all())

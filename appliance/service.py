@@ -1,0 +1,233 @@
+"""The appliance service: all wiring sits here.
+
+    Appliance(config).start()  ->  DICOM listener, dispatcher, pipeline worker, gRPC delivery
+    Appliance.stop(grace)      ->  stops accepting, lets work in flight end, closes stores
+
+Durability chain, so that every acknowledged instance leads to exactly one delivered report:
+1. the listener acknowledges an instance only once it is fsynced in spool/incoming/;
+2. the dispatcher moves a quiet study to spool/claimed/ (atomic rename) and queues a job whose id is
+   derived from the batch's UIDs (a batch found again after a crash is the same job);
+3. the worker runs the pipeline; delivery is idempotent by report id (derived from the job id);
+4. the job is marked finished, then the claimed files are removed (failed batches are kept).
+At start-up, jobs left running are re-queued and claimed batches without a job are queued.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from appliance import delivery as _delivery  # noqa: F401  (TLS policy must precede `import grpc`)
+from appliance.config import ApplianceConfig
+from appliance.deid import DeidOptions, Deidentifier, MappingStore
+from appliance.deid.keys import load_secret
+from appliance.deid.pixels import PixelCleaner
+from appliance.delivery.server import ServerTLSConfig, create_server as create_delivery_server
+from appliance.delivery.store import EnvelopeStore
+from appliance.envelope import load_ecies_public_key, load_signing_key
+from appliance.jobs import TERMINAL, JobRecord, JobStore, batch_job_id
+from appliance.pipeline import Job, Outcome, Stage, run_pipeline
+from appliance.stages import (
+    AnonymizeStage, ClassifyStage, DeliverStage, EncryptStage, GenerateStage, ValidateStage,
+)
+from appliance.validate import ReportValidator
+from dicom_listener import ListenerSettings, Spool, TLSSettings
+from dicom_listener import create_server as create_listener
+from dicom_listener.errors import SpoolError
+from runtime.bundle import ModelBundle
+from runtime.generator import ReportGenerator
+
+log = logging.getLogger("securemed.service")
+
+
+@dataclass(frozen=True)
+class Ports:
+    dicom: int
+    grpc: int
+
+
+class Appliance:
+    def __init__(self, config: ApplianceConfig, *, poll_interval: float = 0.2) -> None:
+        self.config = config
+        self.poll_interval = poll_interval
+        self.state_dir = config.state_dir
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._listener: Any = None
+        self._delivery: Any = None
+        self.ports: Ports | None = None
+        self.spool: Spool | None = None
+        self.jobs: JobStore | None = None
+        self.envelopes: EnvelopeStore | None = None
+        self._mapping: MappingStore | None = None
+        self._stages: list[Stage] = []
+
+    # ---- start-up -----------------------------------------------------------------------------
+
+    def start(self) -> Ports:
+        cfg = self.config
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.jobs = JobStore(self.state_dir / "jobs.sqlite3")
+        self.envelopes = EnvelopeStore(self.state_dir / "envelopes.sqlite3")
+        self._mapping = MappingStore.open(self.state_dir / "reidentification.sqlite3", cfg.deid.mapping_key_file)
+
+        tls = cfg.delivery.tls
+        self._delivery, grpc_port = create_delivery_server(
+            f"{cfg.delivery.bind}:{cfg.delivery.port}", self.envelopes,
+            ServerTLSConfig(cert_file=tls.cert_file, key_file=tls.key_file, client_ca_file=tls.ca_file),
+            max_workers=cfg.delivery.max_workers,
+        )
+        self._delivery.start()  # health NOT_SERVING until the model is loaded
+
+        bundle = ModelBundle.open(cfg.model.bundle)
+        generator = ReportGenerator(bundle, precision=cfg.model.precision, intra_op_threads=cfg.model.threads)
+        log.info("model bundle %s loaded (%s, providers %s)", bundle.bundle_id, cfg.model.precision,
+                 ",".join(generator.providers))
+        self._stages = self._build_stages(generator)
+        self._delivery.set_serving(True)
+
+        settings = ListenerSettings(
+            ae_title=cfg.dicom.ae_title, allowed_calling_aets=frozenset(cfg.dicom.allowed_calling_aets),
+            spool_dir=self.state_dir / "spool", quiet_period_s=cfg.dicom.quiet_period_s,
+            tls=TLSSettings(cfg.dicom.tls.cert_file, cfg.dicom.tls.key_file, cfg.dicom.tls.ca_file)
+            if cfg.dicom.tls else None,
+        )
+        self._listener, dicom_port = create_listener(settings, (cfg.dicom.bind, cfg.dicom.port))
+        self.spool = self._listener.spool
+        self.ports = Ports(dicom=dicom_port, grpc=grpc_port)
+        self._write_ports()
+
+        self._recover()
+        for target, name in ((self._dispatch_loop, "dispatcher"), (self._work_loop, "worker")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("ready: DICOM %s on port %d, gRPC on port %d", cfg.dicom.ae_title, dicom_port, grpc_port)
+        return self.ports
+
+    def _build_stages(self, generator: ReportGenerator) -> list[Stage]:
+        cfg = self.config
+        options = DeidOptions.from_mapping(cfg.deid.options)
+        deidentifier = Deidentifier(options, load_secret(cfg.deid.secret_file))
+        cleaner = None
+        if options.clean_pixel_data:
+            cleaner = PixelCleaner()
+            cleaner.check_ocr()  # fail at start-up, not on the first study
+        public_keys = {c.id: load_ecies_public_key(c.public_key_file) for c in cfg.clinicians}
+        return [
+            ClassifyStage(),
+            AnonymizeStage(deidentifier, self._mapping, cleaner, options.keep_laterality_markers),
+            GenerateStage(generator),
+            ValidateStage(ReportValidator()),
+            EncryptStage(cfg.routing.default_recipients, public_keys, load_signing_key(cfg.signing.key_file),
+                         cfg.signing.key_id),
+            DeliverStage(self.envelopes),
+        ]
+
+    def _write_ports(self) -> None:
+        assert self.ports is not None
+        path = self.state_dir / "ports.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"dicom": self.ports.dicom, "grpc": self.ports.grpc}))
+        tmp.replace(path)
+
+    # ---- the dispatcher: spool -> job queue -----------------------------------------------------
+
+    def _recover(self) -> None:
+        assert self.jobs is not None and self.spool is not None
+        requeued = self.jobs.recover()
+        adopted = 0
+        for claimed in self.spool.claimed_studies():
+            record = self.jobs.get(batch_job_id(claimed.study_uid, claimed.paths))
+            if record is None:
+                self.jobs.enqueue(claimed.study_uid, list(claimed.paths), claimed.calling_aet)
+                adopted += 1
+            elif record.state in TERMINAL:
+                self._retire_files(record)  # crashed after finishing, before clean-up
+        if requeued or adopted:
+            log.info("recovery: %d interrupted jobs re-queued, %d claimed batches queued", requeued, adopted)
+
+    def _dispatch_loop(self) -> None:
+        assert self.jobs is not None and self.spool is not None
+        while not self._stopping.wait(self.poll_interval):
+            try:
+                for ready in self.spool.ready_studies(time.time()):
+                    try:
+                        claimed = self.spool.claim(ready.study_uid)
+                    except SpoolError as exc:
+                        log.debug("study %s not claimed: %s", ready.study_uid, type(exc).__name__)
+                        continue
+                    job_id = self.jobs.enqueue(claimed.study_uid, list(claimed.paths), claimed.calling_aet)
+                    log.info("study %s: %d instances from %s queued as job %s", claimed.study_uid,
+                             len(claimed.paths), claimed.calling_aet, job_id)
+            except Exception:  # noqa: BLE001 - the dispatcher must survive a bad cycle
+                log.exception("dispatcher cycle failed; retrying")
+
+    # ---- the worker: job queue -> pipeline ------------------------------------------------------
+
+    def _work_loop(self) -> None:
+        assert self.jobs is not None
+        while not self._stopping.is_set():
+            record = self.jobs.claim_next()
+            if record is None:
+                self._stopping.wait(self.poll_interval)
+                continue
+            self.process(record)
+
+    def process(self, record: JobRecord) -> Outcome:
+        assert self.jobs is not None
+        job = Job(job_id=record.job_id, study_uid=record.study_uid, files=record.files, calling_aet=record.calling_aet)
+        result = run_pipeline(self._stages, job)
+        self.jobs.finish(
+            record.job_id, result.outcome, stage=result.stage, reason=result.reason,
+            privacy=result.job.privacy.name if result.job.privacy else "",
+            report_ids=tuple(s.report_id for s in result.job.sealed) if result.outcome is Outcome.DELIVERED else (),
+        )
+        log.info("job %s: %s at %s%s", record.job_id, result.outcome.value, result.stage,
+                 f" ({result.reason})" if result.reason else "")
+        self._retire_files(self.jobs.get(record.job_id) or record)
+        return result.outcome
+
+    def _retire_files(self, record: JobRecord) -> None:
+        """Remove a finished batch from the spool; a failed batch is kept under failed/ first."""
+        assert self.spool is not None
+        if record.state == Outcome.FAILED.value:
+            keep = self.state_dir / "failed" / record.job_id
+            keep.mkdir(parents=True, exist_ok=True)
+            for f in record.files:
+                if f.exists():
+                    shutil.copy2(f, keep / f.name)
+            (keep / "reason.json").write_text(json.dumps({"stage": record.stage, "reason": record.reason}))
+        try:
+            self.spool.complete(record.study_uid)
+        except SpoolError as exc:
+            log.debug("study %s: nothing to retire (%s)", record.study_uid, type(exc).__name__)
+
+    # ---- shutdown -------------------------------------------------------------------------------
+
+    def stop(self, grace: float | None = None) -> None:
+        grace = self.config.delivery.grace_s if grace is None else grace
+        log.info("stopping (grace %.1f s)", grace)
+        self._stopping.set()
+        if self._listener is not None:
+            self._listener.shutdown(grace)
+        for thread in self._threads:
+            thread.join(grace + 30)  # a report in generation finishes; it takes seconds
+        if self._delivery is not None:
+            self._delivery.stop(grace).wait(grace + 1)
+        for closable in (self.jobs, self.envelopes, self._mapping):
+            if closable is not None:
+                closable.close()
+        log.info("stopped")
+
+    def wait(self) -> None:
+        self._stopping.wait()
+
+    def request_stop(self) -> None:
+        self._stopping.set()

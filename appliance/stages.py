@@ -1,0 +1,224 @@
+"""The pipeline's stages: classify -> anonymize -> generate -> validate -> encrypt -> deliver.
+
+Each stage is a small callable object implementing `appliance.pipeline.Stage`. They hold their
+dependencies (model, keys, stores) but no per-study state; everything about a study is in the `Job`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from appliance.classify import CHEST_XRAY, classify
+from appliance.deid import (
+    PENDING_CLEAN_PIXEL_DATA, PENDING_EMBEDDED_OVERLAY, Deidentifier, DeidError, MappingStore, UnsafeToDeidentify,
+    mark_option_applied,
+)
+from appliance.deid.pixels import PixelCleaner
+from appliance.envelope import ReportPayload, seal, utc_now
+from appliance.pipeline import Job, Report, SealedReport, StageFailed, Withheld
+from appliance.validate import ReportValidator, ValidationContext
+from runtime.errors import PreprocessError
+from runtime.generator import ReportGenerator
+from runtime.preprocess import preprocess
+
+log = logging.getLogger("securemed.pipeline")
+
+# Header values that identify the patient or the encounter: the report must not contain them.
+IDENTIFYING_KEYWORDS = (
+    "PatientName", "PatientID", "OtherPatientIDs", "AccessionNumber", "PatientBirthDate", "StudyID",
+    "InstitutionName", "InstitutionAddress", "ReferringPhysicianName", "PerformingPhysicianName",
+    "OperatorsName", "PatientAddress", "PatientTelephoneNumbers", "StationName", "StudyDate",
+)
+# Free-text header fields whose content must not be copied into the report verbatim.
+FREE_TEXT_KEYWORDS = (
+    "StudyDescription", "SeriesDescription", "ImageComments", "AdditionalPatientHistory",
+    "AdmittingDiagnosesDescription", "RequestedProcedureDescription", "PatientComments",
+)
+PIXEL_WORK = frozenset({PENDING_CLEAN_PIXEL_DATA, PENDING_EMBEDDED_OVERLAY})
+REPORT_NAMESPACE = uuid.UUID("6f1c2a8e-3b7d-4c59-9a0e-5d2f8b1c7e44")
+
+
+def _values(ds: Dataset, keywords: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for keyword in keywords:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            continue
+        items = value if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
+        for item in items:
+            text = str(item)
+            out.append(text)
+            if keyword.endswith("Name"):
+                out += [part for part in text.replace("^", " ").split() if len(part) >= 3]
+    return out
+
+
+def report_id_for(job_id: str, recipient_id: str) -> str:
+    """Deterministic per job and recipient, so a re-run after a crash delivers the same report."""
+    return str(uuid.uuid5(REPORT_NAMESPACE, f"{job_id}/{recipient_id}"))
+
+
+@dataclass
+class ClassifyStage:
+    name: str = "classify"
+
+    def __call__(self, job: Job) -> Job:
+        try:
+            headers = [pydicom.dcmread(str(f), stop_before_pixels=True) for f in job.files]
+        except Exception as exc:  # noqa: BLE001 - any unreadable file fails the job with its type
+            raise StageFailed(f"unreadable DICOM instance ({type(exc).__name__})") from None
+        if not headers:
+            raise StageFailed("study has no instances")
+        privacy = classify(headers[0])
+        modality = str(headers[0].get("Modality", "") or "?")
+        if privacy is None:
+            raise Withheld(f"unsupported class: no privacy class for modality {modality}")
+        job = replace(job, privacy=privacy)
+        if privacy != CHEST_XRAY:
+            raise Withheld(f"unsupported class: {privacy.name} ({privacy.level}, epsilon {privacy.epsilon}); "
+                           "the model reads chest radiographs only")
+        return job
+
+
+@dataclass
+class AnonymizeStage:
+    """PS3.15 header de-identification, then Clean Pixel Data when the options ask for it.
+
+    The model only ever sees the de-identified instances. Pixel work the header engine leaves
+    pending is done by `pixel_cleaner`; anything still pending withholds the study rather than let
+    burned-in PHI through, and so does a declared BurnedInAnnotation that OCR could not locate.
+    """
+
+    deidentifier: Deidentifier
+    mapping: MappingStore | None = None
+    pixel_cleaner: PixelCleaner | None = None
+    keep_laterality_markers: bool = True
+    name: str = "anonymize"
+
+    def _clean_pixels(self, result: Any) -> Dataset:
+        pending = set(result.pending)
+        dataset = result.dataset
+        if pending & PIXEL_WORK and self.pixel_cleaner is not None:
+            try:
+                cleaned = self.pixel_cleaner.clean(dataset, keep_laterality_markers=self.keep_laterality_markers)
+            except UnsafeToDeidentify as exc:
+                raise Withheld(f"unsafe to clean pixel data: {exc}") from None
+            if cleaned.burned_in_not_found:
+                raise Withheld("BurnedInAnnotation is YES but no burned-in text was located")
+            dataset = cleaned.dataset
+            mark_option_applied(dataset, "clean_pixel_data")
+            log.info("pixel data cleaned: %d regions blacked out", len(cleaned.boxes))
+            pending -= PIXEL_WORK
+        if pending:
+            raise Withheld(f"de-identification incomplete: {', '.join(sorted(pending))}")
+        return dataset
+
+    def __call__(self, job: Job) -> Job:
+        datasets, identifying, free_text = [], [], []
+        first_record = None
+        for path in job.files:
+            original = pydicom.dcmread(str(path))
+            identifying += _values(original, IDENTIFYING_KEYWORDS)
+            free_text += _values(original, FREE_TEXT_KEYWORDS)
+            try:
+                result = self.deidentifier.deidentify(original)
+            except UnsafeToDeidentify as exc:
+                raise Withheld(f"unsafe to de-identify: {exc}") from None
+            except DeidError as exc:
+                raise StageFailed(f"de-identification failed: {type(exc).__name__}") from None
+            dataset = self._clean_pixels(result)
+            if self.mapping is not None:
+                self.mapping.put(result.record)
+            datasets.append(dataset)
+            first_record = first_record or result.record
+        assert first_record is not None
+        return replace(
+            job, datasets=tuple(datasets), study_pseudonym=first_record.pseudonym,
+            reidentification={"accession_number": first_record.original_accession_number,
+                              "study_date": first_record.original_study_date},
+            identifying_values=tuple(dict.fromkeys(identifying)), free_text_values=tuple(dict.fromkeys(free_text)),
+        )
+
+
+def _frontal_first(datasets: Sequence[Any]) -> Any:
+    for ds in datasets:
+        if str(ds.get("ViewPosition", "")).upper() in ("PA", "AP"):
+            return ds
+    return datasets[0]
+
+
+@dataclass
+class GenerateStage:
+    generator: ReportGenerator
+    name: str = "generate"
+
+    def __call__(self, job: Job) -> Job:
+        if not job.datasets:
+            raise StageFailed("no de-identified image to read")
+        try:
+            image = preprocess(_frontal_first(job.datasets), self.generator.bundle.manifest.preprocessing)
+        except PreprocessError as exc:
+            raise StageFailed(f"image not readable by the model: {exc}") from None
+        (generated,) = self.generator.generate([image])
+        return replace(job, report=Report(generated.findings, generated.impression),
+                       bundle_id=self.generator.bundle.bundle_id)
+
+
+@dataclass
+class ValidateStage:
+    validator: ReportValidator
+    name: str = "validate"
+
+    def __call__(self, job: Job) -> Job:
+        if job.report is None:
+            raise StageFailed("no report to validate")
+        context = ValidationContext(job.identifying_values, job.free_text_values)
+        violations = self.validator.check(job.report, context)
+        if violations:
+            raise Withheld("unsafe report: " + "; ".join(f"{v.rule}: {v.reason}" for v in violations))
+        return job
+
+
+@dataclass
+class EncryptStage:
+    recipients: Sequence[str]
+    public_keys: Mapping[str, Any]
+    signing_key: Any
+    key_id: str
+    name: str = "encrypt"
+
+    def __call__(self, job: Job) -> Job:
+        if job.report is None:
+            raise StageFailed("no report to encrypt")
+        sealed = []
+        for recipient in self.recipients:
+            report_id = report_id_for(job.job_id, recipient)
+            payload = ReportPayload(
+                report_id=report_id, recipient_id=recipient, study_pseudonym=job.study_pseudonym,
+                accession_number=job.reidentification.get("accession_number", ""),
+                study_date=job.reidentification.get("study_date", ""),
+                findings=job.report.findings, impression=job.report.impression,
+                bundle_id=job.bundle_id, created_at=utc_now(),
+            )
+            envelope = seal(payload, recipient, self.public_keys[recipient], self.signing_key, self.key_id)
+            sealed.append(SealedReport(report_id, recipient, envelope))
+        return replace(job, sealed=tuple(sealed))
+
+
+@dataclass
+class DeliverStage:
+    store: Any  # appliance.delivery.store.EnvelopeStore
+    name: str = "deliver"
+
+    def __call__(self, job: Job) -> Job:
+        for item in job.sealed:
+            stored = self.store.put(item.envelope)
+            log.info("job %s: report %s for %s %s", job.job_id, item.report_id, item.recipient_id,
+                     "delivered" if stored else "was already delivered")
+        return job

@@ -1,0 +1,74 @@
+"""DICOM C-ECHO / C-STORE service class provider that stores instances durably for the pipeline.
+
+The lowest layer of the appliance: it imports nothing from appliance/, runtime/, export/ or
+training/. A hospital PACS sends studies; each instance is validated structurally (never
+decoded), written durably under spool_dir/incoming/<study>/<sop>.dcm and only then acknowledged.
+The pipeline polls Spool.ready_studies() and takes a study with Spool.claim().
+
+    settings = ListenerSettings(ae_title="SECUREMED", allowed_calling_aets=frozenset({"PACS"}),
+                                spool_dir=Path("/var/lib/securemed/spool"))
+    server, port = create_server(settings, ("0.0.0.0", 11112))
+    ...
+    server.shutdown(grace_s=10)
+"""
+
+from dicom_listener.contexts import STORAGE_TRANSFER_SYNTAXES, supported_contexts
+from dicom_listener.errors import (
+    IdentifierMismatch,
+    InvalidIdentifier,
+    ListenerError,
+    MalformedDataset,
+    MissingIdentifier,
+    SettingsError,
+    SOPClassMismatch,
+    SpoolError,
+    SpoolWriteError,
+    StudyAlreadyClaimed,
+    StudyNotFound,
+    UnparseableInstance,
+)
+from dicom_listener.handlers import handle_echo, handle_store
+from dicom_listener.identity import InstanceIdentity, is_valid_uid, parse_identity
+from dicom_listener.server import ListenerServer, build_ssl_context, create_server
+from dicom_listener.settings import ListenerSettings, TLSSettings
+from dicom_listener.spool import (
+    ClaimedStudy,
+    QuarantineRecord,
+    ReadyStudy,
+    Spool,
+    StoreOutcome,
+    StoreResult,
+)
+
+__all__ = [
+    "STORAGE_TRANSFER_SYNTAXES",
+    "ClaimedStudy",
+    "IdentifierMismatch",
+    "InstanceIdentity",
+    "InvalidIdentifier",
+    "ListenerError",
+    "ListenerServer",
+    "ListenerSettings",
+    "MalformedDataset",
+    "MissingIdentifier",
+    "QuarantineRecord",
+    "ReadyStudy",
+    "SOPClassMismatch",
+    "SettingsError",
+    "Spool",
+    "SpoolError",
+    "SpoolWriteError",
+    "StoreOutcome",
+    "StoreResult",
+    "StudyAlreadyClaimed",
+    "StudyNotFound",
+    "TLSSettings",
+    "UnparseableInstance",
+    "build_ssl_context",
+    "create_server",
+    "handle_echo",
+    "handle_store",
+    "is_valid_uid",
+    "parse_identity",
+    "supported_contexts",
+]

@@ -1,0 +1,282 @@
+"""The association server: create_server() binds and starts it, ListenerServer.shutdown() stops it.
+
+Association policy (decided at A-ASSOCIATE, before any data flows):
+    * called AE title != settings.ae_title        -> A-ASSOCIATE-RJ permanent / service-user /
+                                                     called-AE-title-not-recognised (1, 1, 7)
+    * calling AE title not in allowed_calling_aets -> permanent / service-user /
+                                                     calling-AE-title-not-recognised (1, 1, 3)
+      An empty allow-list rejects every caller the same way.
+    * more than max_associations at once          -> transient / service-provider (presentation)
+                                                     / local-limit-exceeded (2, 3, 2)
+    * with TLS, a client without a certificate signed by ca_file never gets that far: the TLS
+      handshake fails and the connection is closed.
+
+The TLS handshake runs in the connection's own thread with network_timeout_s as its deadline.
+pynetdicom's stock server performs it inside accept(), on the thread that accepts every
+connection, so one silent client could stall the whole listener; this subclass defers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import socketserver
+import ssl
+import threading
+import time
+from typing import Any
+
+from pynetdicom import AE, evt
+from pynetdicom.pdu_primitives import A_ASSOCIATE
+from pynetdicom.transport import ThreadedAssociationServer
+
+from dicom_listener.contexts import supported_contexts
+from dicom_listener.errors import ListenerError, SettingsError
+from dicom_listener.handlers import handle_echo, handle_store
+from dicom_listener.settings import AE_TITLE_MAX_LEN, ListenerSettings, TLSSettings
+from dicom_listener.spool import Spool
+
+LOGGER = logging.getLogger("securemed.dicom_listener")
+
+# Longer than any AE title that fits in an A-ASSOCIATE-RQ (16 bytes), so no peer can match it:
+# pynetdicom treats an empty require_calling_aet as "accept anyone", we need "accept no one".
+_NO_CALLER_MATCHES = "#" * (AE_TITLE_MAX_LEN + 1)
+
+
+class _ListenerAE(AE):
+    """An AE whose calling-AE allow-list is fixed at construction and may be closed (empty)."""
+
+    def __init__(self, ae_title: str, allowed_calling_aets: frozenset[str]) -> None:
+        super().__init__(ae_title=ae_title)
+        self._allowed_calling = sorted(allowed_calling_aets) or [_NO_CALLER_MATCHES]
+
+    @property
+    def require_calling_aet(self) -> list[str]:
+        return list(self._allowed_calling)
+
+    @require_calling_aet.setter
+    def require_calling_aet(self, ae_titles: list[str]) -> None:
+        raise AttributeError("the calling AE allow-list comes from ListenerSettings")
+
+
+class _ListenerAssociationServer(ThreadedAssociationServer):
+    """ThreadedAssociationServer with the TLS handshake moved off the accepting thread."""
+
+    handshake_timeout: float = 30.0
+    closing: bool = False
+    # Connection threads only handshake and hand over to an Association thread; do not make
+    # shutdown wait for a slow handshake (closing stops it from becoming an association).
+    daemon_threads = True
+    block_on_close = False
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        assert self.socket is not None
+        client, address = self.socket.accept()
+        context = self.ssl_context
+        if context is not None:
+            client = context.wrap_socket(client, server_side=True, do_handshake_on_connect=False)
+        return client, address
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.settimeout(self.handshake_timeout)
+                request.do_handshake()
+                request.settimeout(None)
+            except (OSError, ValueError) as exc:
+                LOGGER.warning(
+                    "TLS handshake with %s failed: %s",
+                    _host(client_address),
+                    getattr(exc, "reason", None) or exc.__class__.__name__,
+                )
+                self.shutdown_request(request)
+                return
+        if self.closing:
+            self.shutdown_request(request)
+            return
+        super().process_request_thread(request, client_address)
+
+    def shutdown(self) -> None:
+        """Stop accepting and close the listening socket (no AE bookkeeping: we own the thread)."""
+        self.closing = True
+        socketserver.BaseServer.shutdown(self)
+        self.server_close()
+
+
+def _host(address: Any) -> str:
+    return str(address[0]) if isinstance(address, tuple) and address else "?"
+
+
+def build_ssl_context(tls: TLSSettings) -> ssl.SSLContext:
+    """Server context: TLS 1.2+, our certificate, client certificates verified against ca_file.
+
+    Raises SettingsError when a file is missing or the key does not match the certificate.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+        context.load_verify_locations(cafile=tls.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise SettingsError(f"TLS files cannot be loaded: {exc.__class__.__name__}: {exc}") from exc
+    context.verify_mode = ssl.CERT_REQUIRED if tls.require_client_cert else ssl.CERT_OPTIONAL
+    return context
+
+
+def _log_established(event: Any) -> None:
+    requestor = event.assoc.requestor
+    LOGGER.info(
+        "association from %s at %s established", str(requestor.ae_title).strip(), requestor.address
+    )
+
+
+def _log_rejection(event: Any) -> None:
+    primitive = event.primitive
+    if isinstance(primitive, A_ASSOCIATE) and primitive.result in (0x01, 0x02):
+        requestor = event.assoc.requestor
+        LOGGER.warning(
+            "association from %s at %s rejected: %s",
+            str(requestor.ae_title).strip(),
+            requestor.address,
+            primitive.reason_str,
+        )
+
+
+def _log_aborted(event: Any) -> None:
+    LOGGER.info("association from %s aborted", str(event.assoc.requestor.ae_title).strip())
+
+
+class ListenerServer:
+    """A running listener. Stop it with shutdown(grace_s); usable as a context manager."""
+
+    def __init__(
+        self,
+        settings: ListenerSettings,
+        server: _ListenerAssociationServer,
+        thread: threading.Thread,
+        spool: Spool,
+        owns_spool: bool,
+    ) -> None:
+        self.settings = settings
+        self.spool = spool
+        self._server = server
+        self._thread = thread
+        self._owns_spool = owns_spool
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
+
+    @property
+    def active_associations(self) -> int:
+        return len(self._server.active_associations)
+
+    def shutdown(self, grace_s: float = 10.0) -> None:
+        """Stop accepting now, let running associations finish for up to grace_s, abort the rest.
+
+        An association aborted mid C-STORE never gets that instance acknowledged, so the sender
+        retries it. Closes the spool if create_server opened it. Idempotent.
+        """
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._server.shutdown()
+        self._thread.join(timeout=5.0)
+        deadline = time.monotonic() + max(0.0, grace_s)
+        while self._server.active_associations and time.monotonic() < deadline:
+            time.sleep(0.05)
+        remaining = self._server.active_associations
+        if remaining:
+            LOGGER.warning(
+                "shutdown: aborting %d association(s) after the grace period", len(remaining)
+            )
+        for assoc in remaining:
+            assoc.abort()
+        for assoc in remaining:
+            assoc.join(timeout=5.0)
+        if self._owns_spool:
+            self.spool.close()
+        LOGGER.info("listener on port %d stopped", self.port)
+
+    def __enter__(self) -> ListenerServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def create_server(
+    settings: ListenerSettings,
+    address: tuple[str, int] = ("127.0.0.1", 0),
+    *,
+    spool: Spool | None = None,
+) -> tuple[ListenerServer, int]:
+    """Bind `address`, start serving in a background thread, return (server, bound port).
+
+    Uses `spool` if given (the caller keeps ownership), else opens settings.spool_dir (recovering
+    it) and closes it on shutdown. Raises SettingsError for bad TLS files, ListenerError when the
+    address cannot be bound.
+    """
+    owns_spool = spool is None
+    active_spool = (
+        spool if spool is not None else Spool(settings.spool_dir, settings.quiet_period_s)
+    )
+    try:
+        ae = _ListenerAE(settings.ae_title, settings.allowed_calling_aets)
+        ae.require_called_aet = True
+        ae.maximum_pdu_size = settings.max_pdu
+        ae.acse_timeout = settings.acse_timeout_s
+        ae.dimse_timeout = settings.dimse_timeout_s
+        ae.network_timeout = settings.network_timeout_s
+        ae.maximum_associations = settings.max_associations
+        ssl_context = build_ssl_context(settings.tls) if settings.tls is not None else None
+        handlers: list[Any] = [
+            (evt.EVT_C_ECHO, handle_echo),
+            (evt.EVT_C_STORE, handle_store, [active_spool]),
+            (evt.EVT_ESTABLISHED, _log_established),
+            (evt.EVT_ACSE_SENT, _log_rejection),
+            (evt.EVT_ABORTED, _log_aborted),
+        ]
+        try:
+            server = ae.make_server(
+                address,
+                ae_title=settings.ae_title,
+                contexts=supported_contexts(),
+                ssl_context=ssl_context,
+                evt_handlers=handlers,
+                server_class=_ListenerAssociationServer,
+            )
+        except OSError as exc:
+            raise ListenerError(
+                f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}"
+            ) from exc
+        assert isinstance(server, _ListenerAssociationServer)
+        server.handshake_timeout = settings.network_timeout_s
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"dicom-listener-{settings.ae_title}",
+            daemon=True,
+        )
+        thread.start()
+    except BaseException:
+        if owns_spool:
+            active_spool.close()
+        raise
+    listener = ListenerServer(settings, server, thread, active_spool, owns_spool)
+    LOGGER.info(
+        "listening as %s on %s:%d (%s)",
+        settings.ae_title,
+        listener.address[0],
+        listener.port,
+        "TLS" if ssl_context else "plain TCP",
+    )
+    return listener, listener.port

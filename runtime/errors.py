@@ -1,0 +1,23 @@
+"""Typed errors of the runtime; the appliance translates them at its boundaries."""
+
+from __future__ import annotations
+
+
+class RuntimeFailure(Exception):
+    """Base class of every error raised by runtime/."""
+
+
+class BundleError(RuntimeFailure):
+    """The model bundle cannot be used: missing, malformed manifest, unknown precision."""
+
+
+class BundleIntegrityError(BundleError):
+    """A bundle file is missing, unlisted, or its SHA-256 differs from the manifest."""
+
+
+class PreprocessError(RuntimeFailure):
+    """The image cannot be turned into model input."""
+
+
+class UnsupportedImage(PreprocessError):
+    """The DICOM instance is valid but not an image this model reads (colour, multi-frame, no pixels)."""

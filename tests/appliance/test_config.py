@@ -1,0 +1,138 @@
+"""Config: strict, typed, every problem named by its dotted key, never a silent default."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from appliance.config import ConfigError, load_config, parse_config
+
+BASE = {
+    "state_dir": "state",
+    "dicom": {"ae_title": "SECUREMED", "port": 11112, "allowed_calling_aets": ["DEVPACS"]},
+    "model": {"bundle": "models/demo"},
+    "deid": {"secret_file": "keys/deid.secret", "mapping_key_file": "keys/mapping.key"},
+    "signing": {"key_file": "keys/signing.pem", "key_id": "appliance-1"},
+    "delivery": {"tls": {"cert_file": "pki/server.pem", "key_file": "pki/server.key", "ca_file": "pki/ca.pem"}},
+    "routing": {"default_recipients": ["dr-a"]},
+    "clinicians": [{"id": "dr-a", "public_key_file": "clinicians/dr-a.pub"}],
+}
+
+
+def mutate(path: str, value: object) -> dict:
+    raw = copy.deepcopy(BASE)
+    node = raw
+    *parents, last = path.split(".")
+    for p in parents:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    if value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return raw
+
+
+DELETE = object()
+
+
+def test_valid_config_resolves_relative_paths(tmp_path: Path) -> None:
+    cfg = parse_config(BASE, base=tmp_path)
+    assert cfg.state_dir == tmp_path / "state"
+    assert cfg.delivery.tls.ca_file == tmp_path / "pki/ca.pem"
+    assert cfg.dicom.allowed_calling_aets == ("DEVPACS",)
+    assert cfg.delivery.port == 50051  # documented default
+    with pytest.raises(Exception):
+        cfg.state_dir = Path("/")  # frozen
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("dicom.port", "11112", "dicom.port: expected an integer"),
+        ("dicom.port", 70000, "dicom.port: 70000 is not a TCP port"),
+        ("dicom.ae_title", "WAY_TOO_LONG_AE_TITLE", "dicom.ae_title:"),
+        ("dicom.ae_title", "BAD\\AE", "dicom.ae_title:"),
+        ("dicom.allowed_calling_aets", "DEVPACS", "dicom.allowed_calling_aets: expected a list"),
+        ("dicom.colour", "blue", "dicom.colour: unknown key"),
+        ("dicom.quiet_period_s", True, "dicom.quiet_period_s: expected a number"),
+        ("model.precision", "fp64", "model.precision: must be 'fp32' or 'int8'"),
+        ("model.bundle", DELETE, "model.bundle: missing"),
+        ("signing.key_id", "Has Space", "signing.key_id:"),
+        ("delivery.tls", DELETE, "delivery.tls: missing"),
+        ("delivery.tls.ca_file", 3, "delivery.tls.ca_file: expected a path string"),
+        ("routing.default_recipients", ["dr-z"], "routing.default_recipients[0]: 'dr-z' is not a configured clinician"),
+        ("clinicians.0.id", "Dr A", "clinicians[0].id:"),
+        ("clinicians.0.extra", 1, "clinicians[0].extra: unknown key"),
+        ("log_level", "LOUD", "log_level:"),
+        ("surprise", {}, "surprise: unknown key"),
+    ],
+)
+def test_each_problem_names_its_key(path: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(mutate(path, value))
+    assert any(p.startswith(message) for p in info.value.problems), info.value.problems
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    raw = mutate("dicom.port", "x")
+    raw["model"]["precision"] = "fp64"
+    raw["nonsense"] = 1
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    keys = {p.split(":")[0] for p in info.value.problems}
+    assert {"dicom.port", "nonsense"} <= keys
+
+
+def test_toml_syntax_error_and_missing_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("state_dir = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_missing_referenced_files_are_named(tmp_path: Path) -> None:
+    import tomllib  # noqa: F401  (python >= 3.11 here)
+
+    lines = [
+        'state_dir = "state"',
+        "[dicom]", 'allowed_calling_aets = ["DEVPACS"]',
+        "[model]", 'bundle = "nowhere"',
+        "[deid]", 'secret_file = "s"', 'mapping_key_file = "m"',
+        "[signing]", 'key_file = "k"', 'key_id = "a1"',
+        "[delivery.tls]", 'cert_file = "c"', 'key_file = "k"', 'ca_file = "ca"',
+        "[routing]", 'default_recipients = ["dr-a"]',
+        "[[clinicians]]", 'id = "dr-a"', 'public_key_file = "p"',
+    ]
+    path = tmp_path / "a.toml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    keys = {p.split(":")[0] for p in info.value.problems}
+    assert {"deid.secret_file", "signing.key_file", "delivery.tls.ca_file", "clinicians[0].public_key_file", "model.bundle"} <= keys
+    assert load_config(path, check_files=False).model.bundle == tmp_path / "nowhere"
+
+
+@settings(max_examples=80, deadline=None)
+@given(key=st.text(st.characters(min_codepoint=97, max_codepoint=122), min_size=1, max_size=12),
+       section=st.sampled_from(["", "dicom", "model", "deid", "signing", "delivery", "routing"]))
+def test_any_unknown_key_is_rejected_by_name(key: str, section: str) -> None:
+    raw = copy.deepcopy(BASE)
+    target = raw[section] if section else raw
+    if key in target or (section == "deid" and key == "options"):
+        return
+    if section == "" and key in ("log_level", "clinicians"):
+        return
+    known = {"dicom": {"bind", "quiet_period_s", "tls"}, "model": {"precision", "threads", "max_batch"},
+             "delivery": {"bind", "port", "grace_s", "max_workers"}}
+    if key in known.get(section, set()):
+        return
+    target[key] = 1
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    assert f"{section + '.' if section else ''}{key}: unknown key" in info.value.problems
