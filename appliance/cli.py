@@ -153,6 +153,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.workdir, bundle=args.bundle)
 
 
+def cmd_deid(args: argparse.Namespace) -> int:
+    from appliance.config import tomllib
+    from appliance.deid import DeidConfigError, DeidOptions
+    from appliance.deid.keys import load_secret
+    from appliance.deid.tool import DeidTool
+
+    raw: dict = {}
+    if args.config:
+        try:
+            raw = tomllib.loads(args.config.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise DeidConfigError("config", f"{args.config}: {exc}") from None
+    table = dict(raw.get("deid", raw))
+    secret_file = args.secret_file or table.pop("secret_file", None)
+    table.pop("mapping_key_file", None)
+    options = DeidOptions.from_mapping(table.get("options", table))
+    if not secret_file:
+        raise DeidConfigError("secret_file", "a site secret is required (--secret-file or [deid].secret_file)")
+    base = args.config.resolve().parent if args.config and not args.secret_file else Path.cwd()
+    tool = DeidTool(options, load_secret(base / secret_file))
+    if not args.input.exists():
+        raise FileNotFoundError(2, "not found", str(args.input))
+    summary = tool.run(args.input, args.output, rename=args.rename)
+    print(json.dumps(summary.to_dict(), indent=2))
+    return EX_OK if not summary.refused else EX_DATAERR
+
+
+def cmd_deid_text(args: argparse.Namespace) -> int:
+    from appliance.deid.text import TextRedactor, redact_jsonl
+
+    redactor = TextRedactor()
+    for line in redact_jsonl(sys.stdin, redactor):
+        print(line, flush=True)
+    return EX_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="securemed", description="SecureMed Edge appliance")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -204,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, default=Path("work/demo"))
     p.add_argument("--bundle", type=Path)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("deid", help="de-identify DICOM files (PS3.15 Annex E, pixels, free text)")
+    p.add_argument("input", type=Path, help="a DICOM file or a directory tree")
+    p.add_argument("output", type=Path, help="output directory (same relative layout)")
+    p.add_argument("--config", type=Path, help="TOML with a [deid] table (options, secret_file)")
+    p.add_argument("--secret-file", type=Path, help="site secret keying UIDs, pseudonyms and date shifts")
+    p.add_argument("--rename", action="store_true", help="name outputs by their new SOP Instance UID")
+    p.set_defaults(func=cmd_deid)
+
+    p = sub.add_parser("deid-text", help='redact PHI in JSON lines {"text": ...} from stdin')
+    p.set_defaults(func=cmd_deid_text)
 
     p = sub.add_parser("phantoms", help="write synthetic chest X-ray phantoms (DICOM) with their reports")
     p.add_argument("out", type=Path)

@@ -107,6 +107,7 @@ def init_dev(directory: Path, *, dicom_port: int = 11112, grpc_port: int = 50051
         "[deid.options]",
         "retain_long_modified_dates = true",
         "clean_pixel_data = true",
+        "clean_descriptors = true",
         "",
         "[signing]",
         'key_file = "keys/appliance-signing.pem"',

@@ -28,6 +28,7 @@ from appliance.config import ApplianceConfig
 from appliance.deid import DeidOptions, Deidentifier, MappingStore
 from appliance.deid.keys import load_secret
 from appliance.deid.pixels import PixelCleaner
+from appliance.deid.text import TextRedactor
 from appliance.delivery.server import ServerTLSConfig, create_server as create_delivery_server
 from appliance.delivery.store import EnvelopeStore
 from appliance.envelope import load_ecies_public_key, load_signing_key
@@ -115,6 +116,9 @@ class Appliance:
         cfg = self.config
         options = DeidOptions.from_mapping(cfg.deid.options)
         deidentifier = Deidentifier(options, load_secret(cfg.deid.secret_file))
+        redactor = None
+        if options.clean_descriptors or options.clean_structured_content:
+            redactor = TextRedactor()  # builds Presidio once (a few seconds)
         cleaner = None
         if options.clean_pixel_data:
             cleaner = PixelCleaner()
@@ -122,7 +126,7 @@ class Appliance:
         public_keys = {c.id: load_ecies_public_key(c.public_key_file) for c in cfg.clinicians}
         return [
             ClassifyStage(),
-            AnonymizeStage(deidentifier, self._mapping, cleaner, options.keep_laterality_markers),
+            AnonymizeStage(deidentifier, self._mapping, cleaner, options.keep_laterality_markers, redactor),
             GenerateStage(generator),
             ValidateStage(ReportValidator()),
             EncryptStage(cfg.routing.default_recipients, public_keys, load_signing_key(cfg.signing.key_file),

@@ -20,6 +20,7 @@ from appliance.deid import (
     mark_option_applied,
 )
 from appliance.deid.pixels import PixelCleaner
+from appliance.deid.text import StudyContext, TextRedactor
 from appliance.envelope import ReportPayload, seal, utc_now
 from appliance.pipeline import Job, Report, SealedReport, StageFailed, Withheld
 from appliance.validate import ReportValidator, ValidationContext
@@ -99,7 +100,16 @@ class AnonymizeStage:
     mapping: MappingStore | None = None
     pixel_cleaner: PixelCleaner | None = None
     keep_laterality_markers: bool = True
+    # With a redactor, free-text attributes whose option says "clean" are redacted with a deny-list
+    # built from the same instance's header (names, IDs, dates) instead of being removed.
+    text_redactor: TextRedactor | None = None
     name: str = "anonymize"
+
+    def _engine(self, original: Dataset) -> Deidentifier:
+        if self.text_redactor is None:
+            return self.deidentifier
+        cleaner = self.text_redactor.text_cleaner(StudyContext.from_dataset(original))
+        return Deidentifier(self.deidentifier.options, self.deidentifier.secret, text_cleaner=cleaner)
 
     def _clean_pixels(self, result: Any) -> Dataset:
         pending = set(result.pending)
@@ -127,7 +137,7 @@ class AnonymizeStage:
             identifying += _values(original, IDENTIFYING_KEYWORDS)
             free_text += _values(original, FREE_TEXT_KEYWORDS)
             try:
-                result = self.deidentifier.deidentify(original)
+                result = self._engine(original).deidentify(original)
             except UnsafeToDeidentify as exc:
                 raise Withheld(f"unsafe to de-identify: {exc}") from None
             except DeidError as exc:

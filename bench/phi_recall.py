@@ -17,6 +17,7 @@ the appliance's normal case) and without it (rules and model alone).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -26,8 +27,10 @@ from pathlib import Path
 from appliance.deid.text import Entity, StudyContext, TextRedactor
 from training.phi_corpus import PHI_TYPES, Document, Span, generate
 
-DEFAULT_DOCS = 600
-DEFAULT_SEED = 20240611
+DEFAULT_DOCS = 1000
+#: A seed not used while the rules were written (development used the "train" split, seeds 1-2,
+#: and one look at "eval" seed 20240611).
+DEFAULT_SEED = 8675309
 
 
 @dataclass
@@ -74,7 +77,13 @@ def _alnum_positions(text: str, span: Span) -> list[int]:
     return [i for i in range(span.start, span.end) if text[i].isalnum()]
 
 
-def measure(docs: Sequence[Document], redactor: TextRedactor, *, use_context: bool, keep_misses: bool = False) -> Measurement:
+def measure(
+    docs: Sequence[Document],
+    redactor: TextRedactor,
+    *,
+    use_context: bool,
+    keep_misses: bool = False,
+) -> Measurement:
     """Run `redactor` over `docs` and count per the module's matching rule."""
     m = Measurement()
     t0 = time.perf_counter()
@@ -110,7 +119,7 @@ def measure(docs: Sequence[Document], redactor: TextRedactor, *, use_context: bo
 
 
 def _fmt(x: float) -> str:
-    return "n/a" if x != x else f"{x:.3f}"
+    return "n/a" if math.isnan(x) else f"{x:.3f}"
 
 
 def format_table(with_ctx: Measurement, without_ctx: Measurement) -> str:
@@ -121,7 +130,9 @@ def format_table(with_ctx: Measurement, without_ctx: Measurement) -> str:
     ]
     for t in PHI_TYPES:
         if with_ctx.gold.get(t):
-            lines.append(f"| {t} | {with_ctx.gold[t]} | {_fmt(with_ctx.recall(t))} | {_fmt(without_ctx.recall(t))} |")
+            lines.append(
+                f"| {t} | {with_ctx.gold[t]} | {_fmt(with_ctx.recall(t))} | {_fmt(without_ctx.recall(t))} |"
+            )
     lines.append(
         f"| **all** | {sum(with_ctx.gold.values())} | **{_fmt(with_ctx.recall())}** | **{_fmt(without_ctx.recall())}** |"
     )
@@ -134,24 +145,35 @@ def format_table(with_ctx: Measurement, without_ctx: Measurement) -> str:
         lines.append(
             f"| {kind.replace('_', '-')} | {with_ctx.terms.get(kind, 0)} | {_fmt(with_ctx.kept_share(kind))} | {_fmt(without_ctx.kept_share(kind))} |"
         )
-    lines.append(f"| **all** | {sum(with_ctx.terms.values())} | **{_fmt(with_ctx.kept_share())}** | **{_fmt(without_ctx.kept_share())}** |")
-    lines += [
-        "",
+    lines.append(
+        f"| **all** | {sum(with_ctx.terms.values())} | **{_fmt(with_ctx.kept_share())}** | **{_fmt(without_ctx.kept_share())}** |"
+    )
+    over = (
         f"Other text redacted (alphanumeric characters outside PHI and terms): "
-        f"{with_ctx.over_redaction():.2%} with header, {without_ctx.over_redaction():.2%} text only.",
-        f"Speed: {with_ctx.documents / with_ctx.seconds:.0f} documents/s with header, "
-        f"{without_ctx.documents / without_ctx.seconds:.0f} documents/s text only (one CPU core).",
-    ]
+        f"{with_ctx.over_redaction():.2%} with header, {without_ctx.over_redaction():.2%} text only."
+    )
+    speed = (
+        f"Speed: {with_ctx.documents / with_ctx.seconds:.0f} documents/s with header (the deny-list "
+        f"is compiled per document here), {without_ctx.documents / without_ctx.seconds:.0f} "
+        f"documents/s text only, one CPU core."
+    )
+    lines += ["", over, speed]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Recall of the free-text PHI redactor on the synthetic corpus.")
+    ap = argparse.ArgumentParser(
+        description="Recall of the free-text PHI redactor on the synthetic corpus."
+    )
     ap.add_argument("--docs", type=int, default=DEFAULT_DOCS)
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    ap.add_argument("--split", choices=("eval", "train"), default="eval", help="name/place half (tune on train)")
+    ap.add_argument(
+        "--split", choices=("eval", "train"), default="eval", help="name/place half (tune on train)"
+    )
     ap.add_argument("--write", type=Path, help="also write the table (markdown) to this file")
-    ap.add_argument("--show-misses", type=int, default=0, help="print up to N missed spans and damaged terms")
+    ap.add_argument(
+        "--show-misses", type=int, default=0, help="print up to N missed spans and damaged terms"
+    )
     args = ap.parse_args(argv)
 
     docs = generate(args.docs, seed=args.seed, split=args.split)
@@ -163,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(with_ctx, without_ctx)
     command = "python -m bench.phi_recall " + " ".join(argv if argv is not None else sys.argv[1:])
     print(table)
-    print(f"\n(redactor built in {build:.1f} s; {args.docs} documents, seed {args.seed}, split {args.split})")
+    print(
+        f"\n(redactor built in {build:.1f} s; {args.docs} documents, seed {args.seed}, split {args.split})"
+    )
     if args.show_misses:
         for label, m in (("with header", with_ctx), ("text only", without_ctx)):
             print(f"\n-- missed, {label} --")
@@ -178,13 +202,58 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_METHOD = """
+## What is measured
+
+The redactor is `appliance/deid/text.py` (`TextRedactor`, Presidio with a blank spaCy tokenizer,
+the rule recognizers of `text_rules.py`, the name recognizers of `text_names.py`, the per-study
+deny-list of `text_context.py` and the character n-gram name model of `text_model.py`).
+
+The corpus is `training/phi_corpus.py`: radiology reports (about half), clinical notes (about a
+third) and DICOM free-text descriptors (the rest, often upper case), with planted PHI of every
+type and gold spans, plus planted clinical terms. "With header" passes the study's header values
+(`StudyContext.from_mapping`) as the appliance does; "text only" uses the rules and the model
+alone.
+
+Matching rule: a gold PHI span is found when every alphanumeric character of it lies inside some
+predicted entity, of any type; punctuation and blanks inside the span do not count. A clinical
+term is kept when no predicted entity touches any of its alphanumeric characters. Clinical terms
+are "known" (vocabulary the redactor ships) or "held-out" (eponyms, organisms, drugs and devices
+in none of its word lists, e.g. "Hampton hump", "Jackson-Pratt drain", "Entresto").
+
+## How far to trust it
+
+* Names and places are disjoint from everything the redactor was built from: every name token
+  is assigned to a train or eval half by a hash of its spelling, the name model was trained on
+  the train half only, this table uses the eval half (a test asserts the halves are disjoint).
+* The sentence templates are not: the same person wrote the templates and the context rules,
+  and the rules were tuned on this generator (train half). Real reports phrase things in ways no
+  template has; expect lower recall on them, mostly for names without any context word (the
+  model alone recognises about 80 % of unseen single name tokens at 95 % specificity), for
+  cities mentioned without a residence word, and for names that are also clinical or English
+  words ("Dr. Day" is found, "Stanley Day" alone is not).
+* "Held-out" terms are absent from the shipped word lists and from the model's training words,
+  but the author of the rules knew them: the eponym head nouns ("sign", "drain", "shunt") and
+  the species epithets ("aeruginosa", "pneumoniae") that protect them were written with them in
+  view. Treat their retention as an upper bound for unseen clinical vocabulary.
+* Development used the train half (seeds 1 and 2) and one look at the eval half (seed 20240611,
+  which led to structural fixes: signature lines, "RT"/"Tech" roles, place prefixes); this table
+  uses a seed not seen before.
+* Clinical-term retention counts only planted terms; "other text redacted" shows the rest of the
+  text, including generated report prose from `training/reports.py`.
+* Header values win over clinical vocabulary by design: a patient named Foley has "Foley" redacted
+  in "Foley catheter" (a few of the damaged terms "with header" are exactly this).
+
+Reproduce the model: `python -m training.phi_name_model` (needs Faker and the Debian word list
+`wamerican`); the shipped model is `appliance/deid/textdata/name_model.npz`.
+"""
+
+
 def _document(table: str, command: str, args: argparse.Namespace) -> str:
     return (
         "# Free-text PHI redaction: measured recall\n\n"
         f"Measured with `{command}` ({args.docs} synthetic documents, seed {args.seed}, "
-        f"name/place split `{args.split}`).\n\n"
-        + table
-        + "\n"
+        f"name/place split `{args.split}`).\n\n" + table + "\n" + _METHOD
     )
 
 

@@ -74,7 +74,8 @@ def _window(x: np.ndarray, center: float, width: float, function: str) -> np.nda
     if width <= 0 or (function == "LINEAR" and width < 1):
         raise PreprocessError(f"invalid window width {width}")
     if function == "SIGMOID":
-        return 1.0 / (1.0 + np.exp(-4.0 * (x - center) / width))
+        # 1 / (1 + exp(-4 (x - c) / w)), written with tanh so that it cannot overflow
+        return 0.5 * (1.0 + np.tanh(2.0 * (x - center) / width))
     if function == "LINEAR_EXACT":
         return (x - center) / width + 0.5
     if width == 1:

@@ -31,7 +31,9 @@ from training.findings import FINDINGS
 from training.model import ReportModel, tiny_config
 from training.phantoms import load_phantom_manifest, write_phantom_set
 from training.tokenizer import save_tokenizer, train_tokenizer
-from training.train import TrainConfig, empty_prompts, encode_targets, train
+from training.train import (
+    AuxiliaryHead, TrainConfig, VisionWarmup, empty_prompts, encode_targets, pretrain_vision, train,
+)
 
 log = logging.getLogger("securemed.training")
 
@@ -43,7 +45,7 @@ def _images(rows: list[dict], root: Path, cfg) -> np.ndarray:
     return np.stack([preprocess(root / r["file"], cfg) for r in rows])
 
 
-def model_card(args: argparse.Namespace, history, evaluations, parity, export_checks, cfg_json: str) -> str:
+def model_card(args: argparse.Namespace, warmup, history, evaluations, parity, export_checks, cfg_json: str) -> str:
     fp32 = evaluations["fp32"]
     lines = [
         "# Demo chest X-ray report model (tiny)",
@@ -59,8 +61,10 @@ def model_card(args: argparse.Namespace, history, evaluations, parity, export_ch
         f"- Held-out evaluation: {args.test} phantoms from a disjoint seed range ({TEST_SEED}..).",
         "",
         "## Training",
-        f"- {history.steps} steps, {history.seconds:.0f} s on {args.threads} CPU threads, final epoch loss "
-        f"{history.losses[-1]:.4f}; auxiliary image-only finding head (not exported).",
+        f"- Vision warm-up: {len(warmup.losses)} epochs ({warmup.seconds:.0f} s) of the ViT with an auxiliary",
+        f"  image-only finding head (not exported), final loss {warmup.losses[-1]:.4f}.",
+        f"- Report training: {history.steps} steps, {history.seconds:.0f} s on {args.threads} CPU threads, final",
+        f"  epoch loss {history.losses[-1]:.4f} (decoder cross-entropy + auxiliary loss).",
         "- The report is a decoder target only; the encoder sees the image and an indication prompt.",
         "",
         "## Held-out metrics (exported ONNX graphs through the torch-free runtime)",
@@ -114,11 +118,17 @@ def build(args: argparse.Namespace) -> int:
     images = _images(train_rows, train_dir, pre)
     targets = encode_targets(tokenizer, [r["report"] for r in train_rows], max_length=args.max_tokens)
     labels = np.array([r["labels"] for r in train_rows], dtype=np.float32)
-    budget = args.time_budget - (time.monotonic() - started) - 240  # leave time for export + evaluation
+    aux = AuxiliaryHead(cfg.vision.width, labels.shape[1])
+    remaining = args.time_budget - (time.monotonic() - started) - 240  # keep time for export + evaluation
+    warmup = pretrain_vision(model, aux, images, labels, VisionWarmup(
+        epochs=args.vision_epochs, lr=args.vision_lr, seed=args.seed, threads=args.threads,
+        time_budget_s=max(60.0, 0.4 * remaining),
+    ))
+    remaining = args.time_budget - (time.monotonic() - started) - 240
     history = train(model, images, targets, labels, TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads,
-        time_budget_s=max(60.0, budget),
-    ))
+        time_budget_s=max(60.0, remaining),
+    ), aux=aux)
 
     out = Path(args.out)
     staging = out.with_name(out.name + ".staging")
@@ -139,12 +149,13 @@ def build(args: argparse.Namespace) -> int:
         "heldout": {p: ev.to_dict() for p, ev in evaluations.items()},
         "token_parity_fp32_vs_torch": {"identical": parity[0], "total": parity[1]},
         "max_abs_error_vs_torch": max(c.max_abs_error for c in checks),
-        "training": {"steps": history.steps, "seconds": round(history.seconds, 1), "train_phantoms": args.train},
+        "training": {"vision_warmup_epochs": len(warmup.losses), "report_steps": history.steps,
+                     "seconds": round(warmup.seconds + history.seconds, 1), "train_phantoms": args.train},
     }
     variants = ModelBundle.open(staging).manifest.variants
     (staging / "manifest.json").unlink()
     write_manifest(model, staging, name=args.name, variants=variants, max_new_tokens=args.max_tokens,
-                   metrics=metrics, model_card=model_card(args, history, evaluations, parity, checks, cfg.to_json()))
+                   metrics=metrics, model_card=model_card(args, warmup, history, evaluations, parity, checks, cfg.to_json()))
     ModelBundle.open(staging)  # the final bundle verifies
     if out.exists():
         shutil.rmtree(out)
@@ -166,7 +177,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--name", default="demo-cxr")
     p.add_argument("--train", type=int, default=3000, help="training phantoms")
     p.add_argument("--test", type=int, default=250, help="held-out phantoms")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--vision-epochs", type=int, default=20, help="vision warm-up epochs (image labels only)")
+    p.add_argument("--vision-lr", type=float, default=1e-3)
+    p.add_argument("--epochs", type=int, default=10, help="report training epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--image-size", type=int, default=128)

@@ -135,8 +135,14 @@ def name_pool(split: Split) -> NamePool:
     last: dict[str, tuple[str, ...]] = {}
     for locale in NAME_LOCALES:
         f, l_ = _provider_names(locale)
-        keep = lambda names: tuple(  # noqa: E731
-            sorted({n for n in names if _NAME_TOKEN.match(n) and len(fold(n)) >= 2 and split_of(n) == split})
+        keep = lambda names: tuple(
+            sorted(
+                {
+                    n
+                    for n in names
+                    if _NAME_TOKEN.match(n) and len(fold(n)) >= 2 and split_of(n) == split
+                }
+            )
         )
         first[locale], last[locale] = keep(f), keep(l_)
     return NamePool(split, first, last)
@@ -145,42 +151,105 @@ def name_pool(split: Split) -> NamePool:
 # -- vocabulary for places ------------------------------------------------------------------------
 
 #: Generic street words (Main, Oak, ...), split by the same hash as names.
-_STREET_WORDS = (
+_STREET_WORDS = (  # noqa: SIM905 - a word list reads better as one string
     "Main Oak Maple Cedar Elm Pine Walnut Chestnut Birch Willow Spruce Poplar Sycamore Hickory "
-    "Magnolia Dogwood Laurel Juniper Aspen Cypress Park Lake Hill River Spring Meadow Valley Ridge "
-    "Forest Highland Sunset Sunrise Church Mill School Market Bridge Water Union Center Liberty "
-    "Franklin Lincoln Jefferson Madison Monroe Adams Jackson Washington Harrison Grant Cleveland "
-    "Prospect Orchard Garden Grove Summit Fairview Pleasant Broad High Front Cherry Peach Locust "
-    "Mulberry Hawthorn Beacon Harbor Bay Canyon Mesa Prairie Sierra Vista Colonial Heritage "
-    "Commerce Industrial Airport Railroad Depot Academy College University Stadium Canal"
+    "Magnolia Dogwood Laurel Juniper Aspen Cypress Park Lake Hill River Spring Meadow Valley "
+    "Ridge Forest Highland Sunset Sunrise Church Mill School Market Bridge Water Union Center "
+    "Liberty Franklin Lincoln Jefferson Madison Monroe Adams Jackson Washington Harrison Grant "
+    "Cleveland Prospect Orchard Garden Grove Summit Fairview Pleasant Broad High Front Cherry "
+    "Peach Locust Mulberry Hawthorn Beacon Harbor Bay Canyon Mesa Prairie Sierra Vista Colonial "
+    "Heritage Commerce Industrial Airport Railroad Depot Academy College University Stadium Canal"
 ).split()
 #: USPS street suffixes used in generated addresses (the recognizer knows the full USPS list).
-_STREET_SUFFIXES = (
+_STREET_SUFFIXES = (  # noqa: SIM905 - a word list reads better as one string
     "Street St Avenue Ave Road Rd Boulevard Blvd Lane Ln Drive Dr Court Ct Way Place Pl Terrace "
-    "Ter Parkway Pkwy Circle Cir Highway Hwy Trail Trl Square Sq Crossing Xing Loop Run Row "
-    "Path Pike Alley Plaza Point Pt Ridge Heights Hts Commons Crescent Glen Green Grove Hollow "
-    "Landing Meadows Park Pass Spur Turnpike Walk Expressway Freeway"
+    "Ter Parkway Pkwy Circle Cir Highway Hwy Trail Trl Square Sq Crossing Xing Loop Run Row Path "
+    "Pike Alley Plaza Point Pt Ridge Heights Hts Commons Crescent Glen Green Grove Hollow Landing "
+    "Meadows Park Pass Spur Turnpike Walk Expressway Freeway"
 ).split()
 _CITY_PREFIXES = ("North", "South", "East", "West", "New", "Lake", "Port", "Fort", "Mount", "Saint")
 _CITY_SUFFIXES = (
-    "ton", "ville", "burg", "borough", "bury", "field", "ford", "haven", "mouth", "port", "side",
-    "view", "wood", "land", "chester", "dale", "mont", "stead", "shire", "berg", " Falls",
-    " Springs", " Heights", " City", " Beach", " Park", " Hills", " Valley", " Junction",
+    "ton",
+    "ville",
+    "burg",
+    "borough",
+    "bury",
+    "field",
+    "ford",
+    "haven",
+    "mouth",
+    "port",
+    "side",
+    "view",
+    "wood",
+    "land",
+    "chester",
+    "dale",
+    "mont",
+    "stead",
+    "shire",
+    "berg",
+    " Falls",
+    " Springs",
+    " Heights",
+    " City",
+    " Beach",
+    " Park",
+    " Hills",
+    " Valley",
+    " Junction",
 )
 _STATES = (
-    ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"),
-    ("CA", "California"), ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"),
-    ("FL", "Florida"), ("GA", "Georgia"), ("HI", "Hawaii"), ("ID", "Idaho"), ("IL", "Illinois"),
-    ("IN", "Indiana"), ("IA", "Iowa"), ("KS", "Kansas"), ("KY", "Kentucky"),
-    ("LA", "Louisiana"), ("ME", "Maine"), ("MD", "Maryland"), ("MA", "Massachusetts"),
-    ("MI", "Michigan"), ("MN", "Minnesota"), ("MS", "Mississippi"), ("MO", "Missouri"),
-    ("MT", "Montana"), ("NE", "Nebraska"), ("NV", "Nevada"), ("NH", "New Hampshire"),
-    ("NJ", "New Jersey"), ("NM", "New Mexico"), ("NY", "New York"), ("NC", "North Carolina"),
-    ("ND", "North Dakota"), ("OH", "Ohio"), ("OK", "Oklahoma"), ("OR", "Oregon"),
-    ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"),
-    ("SD", "South Dakota"), ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"),
-    ("VT", "Vermont"), ("VA", "Virginia"), ("WA", "Washington"), ("WV", "West Virginia"),
-    ("WI", "Wisconsin"), ("WY", "Wyoming"),
+    ("AL", "Alabama"),
+    ("AK", "Alaska"),
+    ("AZ", "Arizona"),
+    ("AR", "Arkansas"),
+    ("CA", "California"),
+    ("CO", "Colorado"),
+    ("CT", "Connecticut"),
+    ("DE", "Delaware"),
+    ("FL", "Florida"),
+    ("GA", "Georgia"),
+    ("HI", "Hawaii"),
+    ("ID", "Idaho"),
+    ("IL", "Illinois"),
+    ("IN", "Indiana"),
+    ("IA", "Iowa"),
+    ("KS", "Kansas"),
+    ("KY", "Kentucky"),
+    ("LA", "Louisiana"),
+    ("ME", "Maine"),
+    ("MD", "Maryland"),
+    ("MA", "Massachusetts"),
+    ("MI", "Michigan"),
+    ("MN", "Minnesota"),
+    ("MS", "Mississippi"),
+    ("MO", "Missouri"),
+    ("MT", "Montana"),
+    ("NE", "Nebraska"),
+    ("NV", "Nevada"),
+    ("NH", "New Hampshire"),
+    ("NJ", "New Jersey"),
+    ("NM", "New Mexico"),
+    ("NY", "New York"),
+    ("NC", "North Carolina"),
+    ("ND", "North Dakota"),
+    ("OH", "Ohio"),
+    ("OK", "Oklahoma"),
+    ("OR", "Oregon"),
+    ("PA", "Pennsylvania"),
+    ("RI", "Rhode Island"),
+    ("SC", "South Carolina"),
+    ("SD", "South Dakota"),
+    ("TN", "Tennessee"),
+    ("TX", "Texas"),
+    ("UT", "Utah"),
+    ("VT", "Vermont"),
+    ("VA", "Virginia"),
+    ("WA", "Washington"),
+    ("WV", "West Virginia"),
+    ("WI", "Wisconsin"),
+    ("WY", "Wyoming"),
 )
 _FACILITY_FORMS = (
     "{last} Memorial Hospital",
@@ -205,7 +274,7 @@ _FACILITY_FORMS = (
 _TLDS = ("org", "com", "net", "edu", "health", "us")
 
 
-# -- clinical vocabulary ---------------------------------------------------------------------------
+# -- clinical vocabulary --------------------------------------------------------------------------
 # Sentences with [[term]] markers. KNOWN sentences use vocabulary the redactor ships in its
 # clinical lexicon (plus numbers and units); HELD_OUT ones name eponyms, organisms, drugs and
 # devices that are in none of its word lists.
@@ -476,7 +545,15 @@ class _Gen:
         return base
 
     def street(self) -> str:
-        num = str(self.rng.choice([self.rng.randint(1, 99), self.rng.randint(100, 9999), self.rng.randint(10000, 99999)]))
+        num = str(
+            self.rng.choice(
+                [
+                    self.rng.randint(1, 99),
+                    self.rng.randint(100, 9999),
+                    self.rng.randint(10000, 99999),
+                ]
+            )
+        )
         r = self.rng.random()
         if r < 0.4:
             name = self.any_last()
@@ -487,7 +564,11 @@ class _Gen:
         else:
             n = self.rng.randint(1, 120)
             name = f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
-        direction = self.pick(("N ", "S ", "E ", "W ", "North ", "West ", "")) if self.rng.random() < 0.2 else ""
+        direction = (
+            self.pick(("N ", "S ", "E ", "W ", "North ", "West ", ""))
+            if self.rng.random() < 0.2
+            else ""
+        )
         line = f"{num} {direction}{name} {self.pick(_STREET_SUFFIXES)}"
         if self.rng.random() < 0.3:
             unit = self.pick(("Apt", "Apt.", "Suite", "Ste", "Unit", "#"))
@@ -504,7 +585,10 @@ class _Gen:
     def facility(self, city: str | None = None) -> str:
         form = self.pick(_FACILITY_FORMS)
         return form.format(
-            last=self.any_last(), last2=self.any_last(), first=self.any_first(), city=city or self.city()
+            last=self.any_last(),
+            last2=self.any_last(),
+            first=self.any_first(),
+            city=city or self.city(),
         )
 
     def phone(self) -> str:
@@ -549,11 +633,17 @@ class _Gen:
 
     def ssn(self) -> str:
         a, b, c = self.rng.randint(1, 665), self.rng.randint(1, 99), self.rng.randint(1, 9999)
-        return self.pick((f"{a:03d}-{b:02d}-{c:04d}", f"{a:03d} {b:02d} {c:04d}", f"{a:03d}{b:02d}{c:04d}"))
+        return self.pick(
+            (f"{a:03d}-{b:02d}-{c:04d}", f"{a:03d} {b:02d} {c:04d}", f"{a:03d}{b:02d}{c:04d}")
+        )
 
     def email(self, p: _Person) -> str:
-        user = self.pick((f"{p.first}.{p.last}", f"{p.first[0]}{p.last}", f"{p.last}{self.rng.randint(1, 99)}"))
-        domain = self.pick((fold(self.any_last()).replace("'", ""), fold(self.city()).replace(" ", "")))
+        user = self.pick(
+            (f"{p.first}.{p.last}", f"{p.first[0]}{p.last}", f"{p.last}{self.rng.randint(1, 99)}")
+        )
+        domain = self.pick(
+            (fold(self.any_last()).replace("'", ""), fold(self.city()).replace(" ", ""))
+        )
         return f"{fold(user).replace(chr(39), '')}@{domain}{self.pick(('', 'health', 'med', 'mail'))}.{self.pick(_TLDS)}"
 
     def url(self) -> str:
@@ -571,15 +661,27 @@ class _Gen:
         return ".".join(str(self.rng.randint(1, 254)) for _ in range(4))
 
     def uid(self) -> str:
-        return "1.2.840." + ".".join(str(self.rng.randint(1, 99999)) for _ in range(self.rng.randint(4, 7)))
+        return "1.2.840." + ".".join(
+            str(self.rng.randint(1, 99999)) for _ in range(self.rng.randint(4, 7))
+        )
 
     def date_between(self, start: date, end: date) -> date:
         return start + timedelta(days=self.rng.randrange((end - start).days))
 
 
 _MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 
 
@@ -629,7 +731,11 @@ def format_name(p: _Person, rng: random.Random, *, allow_single: bool = False) -
         f"{p.last.upper()}, {p.first.upper()}",
     ]
     if p.middle:
-        forms += [f"{p.first} {p.middle[0]}. {p.last}", f"{p.first} {p.middle} {p.last}", f"{p.last}, {p.first} {p.middle[0]}"]
+        forms += [
+            f"{p.first} {p.middle[0]}. {p.last}",
+            f"{p.first} {p.middle} {p.last}",
+            f"{p.last}, {p.first} {p.middle[0]}",
+        ]
     if allow_single:
         forms += [p.last, p.last]
     return rng.choice(forms)
@@ -654,7 +760,9 @@ def _age_text(rng: random.Random, age: int) -> tuple[str, str]:
     if rng.random() < 0.07 and age < 110:
         words = _age_words(age)
         return (words.capitalize() if rng.random() < 0.3 else words), "-year-old"
-    return str(age), rng.choice(("-year-old", " year old", "-year-old", " y/o", " yo", "yo", " years old", "-yr-old", " YO"))
+    return str(age), rng.choice(
+        ("-year-old", " year old", "-year-old", " y/o", " yo", "yo", " years old", "-yr-old", " YO")
+    )
 
 
 def _make_cast(g: _Gen) -> _Cast:
@@ -713,7 +821,9 @@ def _make_cast(g: _Gen) -> _Cast:
 _CRED = (", MD", ", M.D.", " MD", ", DO", "", "", ", PA-C", ", NP", ", RN")
 
 
-def _clinical(b: _Builder, rng: random.Random, n: int, held_out_share: float, *, upper: bool = False) -> None:
+def _clinical(
+    b: _Builder, rng: random.Random, n: int, held_out_share: float, *, upper: bool = False
+) -> None:
     for i in range(n):
         if rng.random() < held_out_share:
             sentence, kind = rng.choice(HELD_OUT_SENTENCES), "held_out"
@@ -778,7 +888,16 @@ def _report(g: _Gen, c: _Cast, held_out_share: float) -> _Builder:
         b.add(" | Acc: ")
         b.add(c.accession, "ACCESSION")
         b.add("\n")
-    b.add(rng.choice(("EXAM: XR CHEST 2 VIEWS", "EXAMINATION: CHEST PA AND LATERAL", "EXAM: CHEST 1 VIEW PORTABLE", "Procedure: Chest radiograph")))
+    b.add(
+        rng.choice(
+            (
+                "EXAM: XR CHEST 2 VIEWS",
+                "EXAMINATION: CHEST PA AND LATERAL",
+                "EXAM: CHEST 1 VIEW PORTABLE",
+                "Procedure: Chest radiograph",
+            )
+        )
+    )
     b.add("\nEXAM DATE: ")
     _date(b, c.exam_date, rng)
     if rng.random() < 0.5:
@@ -786,7 +905,16 @@ def _report(g: _Gen, c: _Cast, held_out_share: float) -> _Builder:
         b.add(c.accession, "ACCESSION")
     b.add("\n")
     if rng.random() < 0.8:
-        b.add(rng.choice(("REFERRING PHYSICIAN: ", "Ordering provider: ", "Referred by: Dr. ", "Requesting physician: ")))
+        b.add(
+            rng.choice(
+                (
+                    "REFERRING PHYSICIAN: ",
+                    "Ordering provider: ",
+                    "Referred by: Dr. ",
+                    "Requesting physician: ",
+                )
+            )
+        )
         _name(b, c.referring, rng)
         b.add(rng.choice(_CRED) + "\n")
     if rng.random() < 0.3:
@@ -801,12 +929,26 @@ def _report(g: _Gen, c: _Cast, held_out_share: float) -> _Builder:
         b.add(rest + rng.choice((" female", " male", " woman", " man", "")))
     else:
         b.add(f"{rng.randint(18, 89)}-year-old {rng.choice(('female', 'male', 'woman', 'man'))}")
-    b.add(rng.choice((" with shortness of breath. ", " with cough and fever. ", ", fall. ", " with chest pain. ")))
+    b.add(
+        rng.choice(
+            (
+                " with shortness of breath. ",
+                " with cough and fever. ",
+                ", fall. ",
+                " with chest pain. ",
+            )
+        )
+    )
     if rng.random() < 0.3:
         b.add(rng.choice(("Patient ", "Pt ", "Pt. ")))
         _name(b, p, rng)
         b.add(rng.choice((" seen in clinic ", " evaluated ")))
-        _date(b, g.date_between(c.exam_date - timedelta(days=90), c.exam_date), rng, with_year=rng.random() < 0.7)
+        _date(
+            b,
+            g.date_between(c.exam_date - timedelta(days=90), c.exam_date),
+            rng,
+            with_year=rng.random() < 0.7,
+        )
         b.add(". ")
     if rng.random() < 0.3:
         _clinical(b, rng, 1, held_out_share)
@@ -871,14 +1013,26 @@ def _report(g: _Gen, c: _Cast, held_out_share: float) -> _Builder:
         elif form == 4:
             b.add("Discussed with ")
             _name(b, doc, rng)
-            b.add(rng.choice((" (ICU fellow)", " (covering resident)", " of the ED team", "")) + f" at {t}.")
+            b.add(
+                rng.choice((" (ICU fellow)", " (covering resident)", " of the ED team", ""))
+                + f" at {t}."
+            )
         elif form == 5:
             b.add("The findings were relayed to ")
             b.add(f"{doc.first} {doc.last}", "PERSON")
             b.add(rng.choice((", RN", ", the patient's nurse", " in the ICU")) + ".")
         elif form == 6:
             b.add(f"{doc.first} {doc.last}", "PERSON")
-            b.add(rng.choice((" agrees with the plan.", " will follow up.", " acknowledged receipt.", " reviewed the images with me.")))
+            b.add(
+                rng.choice(
+                    (
+                        " agrees with the plan.",
+                        " will follow up.",
+                        " acknowledged receipt.",
+                        " reviewed the images with me.",
+                    )
+                )
+            )
         elif form == 7:
             b.add("Case reviewed with ")
             b.add(f"{doc.first} {doc.last}", "PERSON")
@@ -997,7 +1151,9 @@ def _note(g: _Gen, c: _Cast, held_out_share: float) -> _Builder:
             b.add(rest)
         else:
             b.add(f"{rng.randint(20, 89)}-year-old")
-        b.add(rng.choice((" woman", " man", " patient")) + " who presents with shortness of breath.")
+        b.add(
+            rng.choice((" woman", " man", " patient")) + " who presents with shortness of breath."
+        )
 
     def lives() -> None:
         b.add(rng.choice(("Lives at ", "Home address: ", "Resides at ")))
@@ -1009,7 +1165,19 @@ def _note(g: _Gen, c: _Cast, held_out_share: float) -> _Builder:
         b.add(rng.choice((" with her husband.", " with his wife.", ", alone.", ".")))
 
     def contact() -> None:
-        rel = rng.choice(("daughter", "son", "wife", "husband", "sister", "brother", "niece", "friend", "caregiver"))
+        rel = rng.choice(
+            (
+                "daughter",
+                "son",
+                "wife",
+                "husband",
+                "sister",
+                "brother",
+                "niece",
+                "friend",
+                "caregiver",
+            )
+        )
         form = rng.randrange(4)
         fam = f"{c.family.first} {c.family.last}"
         if form == 0:
@@ -1083,7 +1251,15 @@ def _note(g: _Gen, c: _Cast, held_out_share: float) -> _Builder:
 
     def first_only() -> None:
         b.add(p.first, "PERSON")
-        b.add(rng.choice((" reports improvement in her breathing.", " states the cough is better.", " was comfortable overnight.")))
+        b.add(
+            rng.choice(
+                (
+                    " reports improvement in her breathing.",
+                    " states the cough is better.",
+                    " was comfortable overnight.",
+                )
+            )
+        )
 
     def origin() -> None:
         b.add(rng.choice(("Originally from ", "Recently returned from a trip to ", "Grew up in ")))
@@ -1100,7 +1276,21 @@ def _note(g: _Gen, c: _Cast, held_out_share: float) -> _Builder:
         b.add(f"{rng.randint(200, 999)}-{rng.randint(0, 9999):04d}", "PHONE")
         b.add(".")
 
-    sentences = [intro, lives, contact, pcp, ids, transfer, seen, dob, fam_history, first_only, origin, family_visit, local_phone]
+    sentences = [
+        intro,
+        lives,
+        contact,
+        pcp,
+        ids,
+        transfer,
+        seen,
+        dob,
+        fam_history,
+        first_only,
+        origin,
+        family_visit,
+        local_phone,
+    ]
     rng.shuffle(sentences)
     sentences.remove(intro)
     sentences.insert(0, intro)
@@ -1183,7 +1373,9 @@ _WRITERS: dict[str, Callable[[_Gen, _Cast, float], _Builder]] = {
 _KIND_WEIGHTS = {"report": 0.5, "note": 0.3, "descriptor": 0.2}
 
 
-def generate(n: int, *, seed: int = 0, split: Split = "eval", held_out_share: float = 0.15) -> list[Document]:
+def generate(
+    n: int, *, seed: int = 0, split: Split = "eval", held_out_share: float = 0.15
+) -> list[Document]:
     """`n` documents drawn deterministically from `seed`, with names and places from `split`.
 
     held_out_share: probability that a clinical sentence comes from HELD_OUT_SENTENCES.
@@ -1201,7 +1393,9 @@ def generate(n: int, *, seed: int = 0, split: Split = "eval", held_out_share: fl
     return docs
 
 
-def clinical_text(rng: random.Random, n_sentences: int, *, held_out: bool = False) -> tuple[str, tuple[Span, ...]]:
+def clinical_text(
+    rng: random.Random, n_sentences: int, *, held_out: bool = False
+) -> tuple[str, tuple[Span, ...]]:
     """A PHI-free paragraph of `n_sentences` clinical sentences and its term spans."""
     b = _Builder()
     _clinical(b, rng, n_sentences, 1.0 if held_out else 0.0)

@@ -1,9 +1,16 @@
-"""Supervised training of the report model on (image, report) pairs.
+"""Supervised training of the report model on (image, report) pairs, in two phases.
+
+1. Vision warm-up (`pretrain_vision`): the ViT and an auxiliary multi-label finding head on its pooled
+   tokens, trained on the image labels alone. A ViT from scratch learns slowly from a few thousand
+   images, and a decoder trained jointly from the start learns the report prior first and then
+   ignores the image (the demo model collapsed to "normal" for every study that way). For the full
+   model, BiomedCLIP's pretrained weights play this role.
+2. Report training (`train`): the whole model on the decoder's cross-entropy, with the auxiliary
+   loss kept so the vision tower does not drift.
 
 The report is a decoder target only: batches carry `labels` for the decoder and a prompt that is
-built from the clinical indication alone (empty here), never from the report. An auxiliary
-multi-label head on the pooled image tokens (training only, not exported) speeds up learning of the
-vision tower on small data; it reads the image alone.
+built from the clinical indication alone (empty here), never from the report. The auxiliary head
+(training only, not exported) reads the image alone.
 """
 
 from __future__ import annotations
@@ -38,6 +45,17 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     time_budget_s: float | None = None  # stop early (between steps) when exceeded
+
+
+@dataclass(frozen=True)
+class VisionWarmup:
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    seed: int = 0
+    threads: int = 2
+    time_budget_s: float | None = None
 
 
 @dataclass
@@ -99,19 +117,65 @@ def batch_loss(
     return loss
 
 
+def _one_cycle(optimizer: torch.optim.Optimizer, lr: float, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(2, total_steps), pct_start=0.1)
+
+
+def pretrain_vision(model: ReportModel, aux: AuxiliaryHead, images: np.ndarray, label_vectors: np.ndarray,
+                    cfg: VisionWarmup) -> TrainHistory:
+    """Phase 1: train model.vision and `aux` in place on the finding labels (BCE)."""
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    params = list(model.vision.parameters()) + list(aux.parameters())
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
+    scheduler = _one_cycle(optimizer, cfg.lr, cfg.epochs * steps_per_epoch)
+    history = TrainHistory()
+    start = time.monotonic()
+    model.vision.train()
+    for epoch in range(cfg.epochs):
+        order = rng.permutation(len(images))
+        total = 0.0
+        for b in range(steps_per_epoch):
+            idx = order[b * cfg.batch_size: (b + 1) * cfg.batch_size]
+            logits = aux(model.vision(torch.from_numpy(images[idx])))
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(label_vectors[idx]))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if history.steps + 1 < cfg.epochs * steps_per_epoch:
+                scheduler.step()
+            history.steps += 1
+            total += loss.item()
+        history.losses.append(total / steps_per_epoch)
+        log.info("vision warm-up epoch %d/%d loss %.4f (%.0f s)", epoch + 1, cfg.epochs, history.losses[-1],
+                 time.monotonic() - start)
+        if cfg.time_budget_s is not None and time.monotonic() - start > cfg.time_budget_s:
+            history.stopped_early = True
+            log.warning("vision warm-up stopped by its time budget after %d epochs", epoch + 1)
+            break
+    history.seconds = time.monotonic() - start
+    model.vision.eval()
+    return history
+
+
 def train(
     model: ReportModel,
     images: np.ndarray,
     targets: np.ndarray,
     label_vectors: np.ndarray | None,
     cfg: TrainConfig,
+    aux: AuxiliaryHead | None = None,
 ) -> TrainHistory:
-    """Train in place. images [N,3,S,S] float32 (runtime.preprocess output), targets from encode_targets."""
+    """Phase 2, in place. images [N,3,S,S] float32 (runtime.preprocess output), targets from
+    encode_targets; `aux` is the warm-up's head (a new one is made if label_vectors are given)."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     n = len(images)
-    aux = AuxiliaryHead(model.cfg.vision.width, label_vectors.shape[1]) if label_vectors is not None else None
+    if aux is None and label_vectors is not None:
+        aux = AuxiliaryHead(model.cfg.vision.width, label_vectors.shape[1])
     params = list(model.parameters()) + (list(aux.parameters()) if aux else [])
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(n / cfg.batch_size)

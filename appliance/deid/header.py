@@ -197,6 +197,7 @@ class Deidentifier:
         if text_cleaner is not None and not callable(text_cleaner):
             raise DeidConfigError("text_cleaner", "must be callable")
         self.options = options
+        self.secret = bytes(secret)  # kept so a per-study engine (own text cleaner) can share it
         self._keys = Keyring(secret)
         self._iod_types = iod_types
         self._text_cleaner = text_cleaner

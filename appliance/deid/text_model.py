@@ -90,7 +90,9 @@ class NameModel:
         with np.load(path, allow_pickle=False) as data:
             config = tuple(int(v) for v in data["config"])
             if config != (NGRAM_MIN, NGRAM_MAX, N_BUCKETS):
-                raise ValueError(f"{path.name}: feature configuration {config} does not match the code")
+                raise ValueError(
+                    f"{path.name}: feature configuration {config} does not match the code"
+                )
             return cls(weights=data["weights"].astype(np.float32), bias=float(data["bias"][0]))
 
 
