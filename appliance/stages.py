@@ -83,7 +83,7 @@ class ClassifyStage:
         job = replace(job, privacy=privacy)
         if privacy != CHEST_XRAY:
             raise Withheld(f"unsupported class: {privacy.name} ({privacy.level}, epsilon {privacy.epsilon}); "
-                           "the model reads chest radiographs only")
+                           "the model reads chest radiographs only", job)
         return job
 
 

@@ -133,6 +133,28 @@ def test_dr_b_can_neither_list_nor_get_dr_a_report(appliance: Running, delivered
     assert got.returncode == 66 and "not found" in got.stderr.lower()
 
 
+def test_a_study_that_is_not_a_chest_radiograph_is_withheld_as_unsupported(appliance: Running, tmp_path: Path) -> None:
+    phantom = make_phantom(9)
+    phantom.dataset.BodyPartExamined = "HAND"
+    phantom.dataset.StudyDescription = "XR HAND 3 VIEWS"
+    path = tmp_path / "hand.dcm"
+    phantom.dataset.save_as(path, enforce_file_format=True)
+    assert appliance.store(path).returncode == 0
+    study = str(phantom.dataset.StudyInstanceUID)
+    deadline = time.monotonic() + 60
+    row = None
+    while time.monotonic() < deadline and row is None:
+        with sqlite3.connect(appliance.directory / "state" / "jobs.sqlite3") as db:
+            row = db.execute("SELECT state, stage, reason, privacy FROM jobs WHERE study_uid = ? AND state != 'queued' "
+                             "AND state != 'running'", (study,)).fetchone()
+        time.sleep(0.3)
+    assert row is not None, appliance.log()[-2000:]
+    state, stage, reason, privacy = row
+    assert (state, stage, privacy) == ("withheld", "classify", "Hand X-ray")
+    assert reason.startswith("unsupported class: Hand X-ray (low, epsilon 2.0)")
+    assert "Hand X-ray" in appliance.log()  # logged, without patient data
+
+
 def test_unknown_calling_ae_is_rejected(appliance: Running, tmp_path: Path) -> None:
     path, _ = write_study(tmp_path, seed=7)
     result = appliance.store(path, aet="INTRUDER")
