@@ -6,25 +6,36 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # The CPU build of torch; on this project's machines pip finds it in a local wheel directory.
 TORCH_SPEC ?= torch==2.13.0
-APT_PACKAGES := dcmtk dicom3tools openssl tesseract-ocr
 BUNDLE ?= models/demo-cxr
 DEMO_DIR ?= work/demo
 
-.PHONY: help system-deps venv venv-appliance test test-fast demo demo-model clean
+.PHONY: help system-deps system-deps-demo venv venv-appliance test test-fast demo demo-model clean
 
 help:
 	@echo "make test        set up everything and run the test suite"
 	@echo "make demo        set up the appliance (no torch) and run it end to end"
 	@echo "make demo-model  rebuild the demo model bundle from nothing (phantoms, training, export)"
 
-# DCMTK is the real PACS peer used by tests and the demo. Installed when running as root
-# (CI, containers); otherwise the missing tools are named and the target fails.
-system-deps:
-	@# Looked up in /usr/bin: a virtualenv on PATH may hold pynetdicom's own storescu.
-	@missing=""; for t in storescu echoscu dcmdump dciodvfy openssl tesseract; do [ -x /usr/bin/$$t ] || missing="$$missing $$t"; done; \
+# Debian packages. The demo needs DCMTK (the PACS peer), tesseract (Clean Pixel Data) and openssl;
+# the tests also use dicom3tools (dciodvfy) and Orthanc (a peer de-identifier). Installed when running
+# as root (CI, containers); otherwise the missing tools are named and the target fails. Tools are
+# looked up under /usr: a virtualenv on PATH may hold pynetdicom's own storescu.
+APT_DEMO := dcmtk openssl tesseract-ocr
+APT_TEST := $(APT_DEMO) dicom3tools fonts-dejavu-core orthanc
+TOOLS_DEMO := bin/storescu bin/echoscu bin/openssl bin/tesseract
+TOOLS_TEST := $(TOOLS_DEMO) bin/dcmdump bin/dciodvfy sbin/Orthanc
+define ensure_apt
+	@missing=""; for t in $(1); do [ -x /usr/$$t ] || missing="$$missing $${t#*/}"; done; \
 	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
-	  else echo "missing:$$missing; install with: sudo apt-get install $(APT_PACKAGES)"; exit 1; fi; fi
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+	  else echo "missing:$$missing; install with: sudo apt-get install $(2)"; exit 1; fi; fi
+endef
+
+system-deps:
+	$(call ensure_apt,$(TOOLS_TEST),$(APT_TEST))
+
+system-deps-demo:
+	$(call ensure_apt,$(TOOLS_DEMO),$(APT_DEMO))
 
 # Full development environment: appliance + export/training extras + test tools.
 $(VENV)/.dev-installed: pyproject.toml
@@ -54,7 +65,7 @@ test-fast: system-deps venv
 demo-model: venv
 	$(PY) -m training.build_demo_model --out $(BUNDLE)
 
-demo: system-deps venv-appliance
+demo: system-deps-demo venv-appliance
 	$(VENV)-appliance/bin/securemed demo --bundle $(BUNDLE) --workdir $(DEMO_DIR)
 
 clean:

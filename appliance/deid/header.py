@@ -444,6 +444,10 @@ class Deidentifier:
             raise DeidError(f"text cleaner failed on {_fmt(tag)}") from exc
         if not isinstance(cleaned, str):
             raise DeidError(f"text cleaner returned {type(cleaned).__name__} for {_fmt(tag)}")
+        if vr == "CS" and cleaned != value:
+            # A code string cannot hold the cleaner's "[TYPE]" placeholder (PS3.5 allows only upper
+            # case, digits, space and underscore): a value that needed cleaning is emptied instead.
+            return ""
         if vr not in ("LT", "ST", "UT"):
             cleaned = cleaned.replace("\\", " ")  # a backslash would split the value
         limit = _MAX_LEN.get(vr)

@@ -74,6 +74,9 @@ def _install_handshake_policy() -> bool:
     previous = os.environ.get(GRPC_CIPHER_SUITES_ENV)
     grpc_already_loaded = "grpc" in sys.modules
     os.environ[GRPC_CIPHER_SUITES_ENV] = TLS12_UNUSABLE_CIPHER_SUITES
+    # gRPC core logs every refused handshake (our own TLS 1.2 probe at start-up among them) at INFO
+    # on stderr, outside Python logging; operators see errors only unless they ask for more.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     if previous not in (None, TLS12_UNUSABLE_CIPHER_SUITES):
         _log.warning("overriding %s=%r to refuse TLS 1.2", GRPC_CIPHER_SUITES_ENV, previous)
     return not grpc_already_loaded or previous == TLS12_UNUSABLE_CIPHER_SUITES

@@ -120,6 +120,9 @@ def _outcome_matches(code: str, vr: str, before: object, elem: object, record: o
             return None if value == "+0000" else f"timezone not neutral: {value}"
         if vr == "AE":
             return None if value != before and str(value).startswith("DEID") and len(value) <= 16 else f"AE: {value}"
+        if vr == "CS":
+            # a code string cannot hold the cleaner's output: a value the cleaner changed is emptied
+            return None if value in ("", None) else f"CS not emptied after cleaning: {value!r}"
         return None if str(value).split("^")[0] == CLEANED else f"expected cleaned text, got {value!r}"
     return f"unknown documented code {code}"
 
