@@ -39,7 +39,7 @@ system-deps-demo:
 
 # Full development environment: appliance + export/training extras + test tools.
 $(VENV)/.dev-installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH_SPEC)"
 	$(PIP) install -q -e '.[export,train,dev]'
@@ -47,7 +47,7 @@ $(VENV)/.dev-installed: pyproject.toml
 
 # Appliance only: what a production box installs. No torch.
 $(VENV)-appliance/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)-appliance
+	$(PYTHON) -m venv --clear $(VENV)-appliance
 	$(VENV)-appliance/bin/python -m pip install -q --upgrade pip
 	$(VENV)-appliance/bin/python -m pip install -q -e .
 	touch $@
