@@ -25,10 +25,9 @@ from typing import Any
 
 from appliance import delivery as _delivery  # noqa: F401  (TLS policy must precede `import grpc`)
 from appliance.config import ApplianceConfig
-from appliance.deid import DeidOptions, Deidentifier, MappingStore
+from appliance.deid import DeidOptions, MappingStore
 from appliance.deid.keys import load_secret
-from appliance.deid.pixels import PixelCleaner
-from appliance.deid.text import TextRedactor
+from appliance.deid.tool import DeidTool
 from appliance.delivery.server import ServerTLSConfig, create_server as create_delivery_server
 from appliance.delivery.store import EnvelopeStore
 from appliance.envelope import load_ecies_public_key, load_signing_key
@@ -114,19 +113,11 @@ class Appliance:
 
     def _build_stages(self, generator: ReportGenerator) -> list[Stage]:
         cfg = self.config
-        options = DeidOptions.from_mapping(cfg.deid.options)
-        deidentifier = Deidentifier(options, load_secret(cfg.deid.secret_file))
-        redactor = None
-        if options.clean_descriptors or options.clean_structured_content:
-            redactor = TextRedactor()  # builds Presidio once (a few seconds)
-        cleaner = None
-        if options.clean_pixel_data:
-            cleaner = PixelCleaner()
-            cleaner.check_ocr()  # fail at start-up, not on the first study
+        tool = DeidTool(DeidOptions.from_mapping(cfg.deid.options), load_secret(cfg.deid.secret_file))
         public_keys = {c.id: load_ecies_public_key(c.public_key_file) for c in cfg.clinicians}
         return [
             ClassifyStage(),
-            AnonymizeStage(deidentifier, self._mapping, cleaner, options.keep_laterality_markers, redactor),
+            AnonymizeStage(tool, self._mapping),
             GenerateStage(generator),
             ValidateStage(ReportValidator()),
             EncryptStage(cfg.routing.default_recipients, public_keys, load_signing_key(cfg.signing.key_file),

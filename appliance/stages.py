@@ -15,12 +15,8 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from appliance.classify import CHEST_XRAY, classify
-from appliance.deid import (
-    PENDING_CLEAN_PIXEL_DATA, PENDING_EMBEDDED_OVERLAY, Deidentifier, DeidError, MappingStore, UnsafeToDeidentify,
-    mark_option_applied,
-)
-from appliance.deid.pixels import PixelCleaner
-from appliance.deid.text import StudyContext, TextRedactor
+from appliance.deid import DeidError, MappingStore, UnsafeToDeidentify
+from appliance.deid.tool import DeidTool
 from appliance.envelope import ReportPayload, seal, utc_now
 from appliance.pipeline import Job, Report, SealedReport, StageFailed, Withheld
 from appliance.validate import ReportValidator, ValidationContext
@@ -41,7 +37,6 @@ FREE_TEXT_KEYWORDS = (
     "StudyDescription", "SeriesDescription", "ImageComments", "AdditionalPatientHistory",
     "AdmittingDiagnosesDescription", "RequestedProcedureDescription", "PatientComments",
 )
-PIXEL_WORK = frozenset({PENDING_CLEAN_PIXEL_DATA, PENDING_EMBEDDED_OVERLAY})
 REPORT_NAMESPACE = uuid.UUID("6f1c2a8e-3b7d-4c59-9a0e-5d2f8b1c7e44")
 
 
@@ -89,45 +84,15 @@ class ClassifyStage:
 
 @dataclass
 class AnonymizeStage:
-    """PS3.15 header de-identification, then Clean Pixel Data when the options ask for it.
+    """De-identification (header, free text, pixels: `DeidTool`); the model only ever sees its output.
 
-    The model only ever sees the de-identified instances. Pixel work the header engine leaves
-    pending is done by `pixel_cleaner`; anything still pending withholds the study rather than let
-    burned-in PHI through, and so does a declared BurnedInAnnotation that OCR could not locate.
+    An instance that cannot be made safe withholds the study with the reason; any other
+    de-identification error fails it. Re-identification records go to the encrypted mapping store.
     """
 
-    deidentifier: Deidentifier
+    tool: DeidTool
     mapping: MappingStore | None = None
-    pixel_cleaner: PixelCleaner | None = None
-    keep_laterality_markers: bool = True
-    # With a redactor, free-text attributes whose option says "clean" are redacted with a deny-list
-    # built from the same instance's header (names, IDs, dates) instead of being removed.
-    text_redactor: TextRedactor | None = None
     name: str = "anonymize"
-
-    def _engine(self, original: Dataset) -> Deidentifier:
-        if self.text_redactor is None:
-            return self.deidentifier
-        cleaner = self.text_redactor.text_cleaner(StudyContext.from_dataset(original))
-        return Deidentifier(self.deidentifier.options, self.deidentifier.secret, text_cleaner=cleaner)
-
-    def _clean_pixels(self, result: Any) -> Dataset:
-        pending = set(result.pending)
-        dataset = result.dataset
-        if pending & PIXEL_WORK and self.pixel_cleaner is not None:
-            try:
-                cleaned = self.pixel_cleaner.clean(dataset, keep_laterality_markers=self.keep_laterality_markers)
-            except UnsafeToDeidentify as exc:
-                raise Withheld(f"unsafe to clean pixel data: {exc}") from None
-            if cleaned.burned_in_not_found:
-                raise Withheld("BurnedInAnnotation is YES but no burned-in text was located")
-            dataset = cleaned.dataset
-            mark_option_applied(dataset, "clean_pixel_data")
-            log.info("pixel data cleaned: %d regions blacked out", len(cleaned.boxes))
-            pending -= PIXEL_WORK
-        if pending:
-            raise Withheld(f"de-identification incomplete: {', '.join(sorted(pending))}")
-        return dataset
 
     def __call__(self, job: Job) -> Job:
         datasets, identifying, free_text = [], [], []
@@ -137,12 +102,11 @@ class AnonymizeStage:
             identifying += _values(original, IDENTIFYING_KEYWORDS)
             free_text += _values(original, FREE_TEXT_KEYWORDS)
             try:
-                result = self._engine(original).deidentify(original)
+                result, dataset = self.tool.deidentify(original)
             except UnsafeToDeidentify as exc:
                 raise Withheld(f"unsafe to de-identify: {exc}") from None
             except DeidError as exc:
                 raise StageFailed(f"de-identification failed: {type(exc).__name__}") from None
-            dataset = self._clean_pixels(result)
             if self.mapping is not None:
                 self.mapping.put(result.record)
             datasets.append(dataset)

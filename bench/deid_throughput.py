@@ -35,7 +35,7 @@ def _ours(options: DeidOptions) -> Callable[[bytes], bytes]:
     tool = DeidTool(options, SECRET)
 
     def run(raw: bytes) -> bytes:
-        _, dataset = tool._deidentify(dcmread(io.BytesIO(raw)))
+        _, dataset = tool.deidentify(dcmread(io.BytesIO(raw)))
         return to_bytes(dataset)
 
     return run

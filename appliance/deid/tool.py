@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 
-from appliance.deid.errors import DeidError
+from appliance.deid.errors import DeidError, UnsafeToDeidentify
 from appliance.deid.header import PENDING_CLEAN_PIXEL_DATA, PENDING_EMBEDDED_OVERLAY, Deidentifier, mark_option_applied
 from appliance.deid.mapping import MappingStore
 from appliance.deid.options import DeidOptions
@@ -45,6 +45,9 @@ def _inputs(source: Path) -> Iterator[tuple[Path, Path]]:
 
 
 class DeidTool:
+    """Header engine, then free-text cleaning and Clean Pixel Data as the options ask: the one
+    implementation used by `securemed deid` and by the appliance's anonymize stage."""
+
     def __init__(self, options: DeidOptions, secret: bytes, *, mapping: MappingStore | None = None) -> None:
         self.options = options
         self.secret = secret
@@ -55,18 +58,25 @@ class DeidTool:
         if options.clean_descriptors or options.clean_structured_content:
             from appliance.deid.text import TextRedactor
 
-            self._redactor = TextRedactor()
+            self._redactor = TextRedactor()  # builds Presidio once (a few seconds)
         if options.clean_pixel_data:
             from appliance.deid.pixels import PixelCleaner
 
             self._pixels = PixelCleaner()
-            self._pixels.check_ocr()
+            self._pixels.check_ocr()  # fail at start-up, not on the first study
 
-    def _deidentify(self, ds: Any) -> Any:
+    def deidentify(self, ds: Any) -> tuple[Any, Any]:
+        """(DeidResult, finished dataset). The input is not modified.
+
+        Raises UnsafeToDeidentify when the instance cannot be made safe (declared burned-in text that
+        OCR cannot locate, pixel work left pending, pixel data it cannot clean) and DeidError for
+        other failures.
+        """
         engine = self._engine
         if self._redactor is not None:
             from appliance.deid.text import StudyContext
 
+            # The deny-list comes from this instance's own header (names, IDs, dates).
             cleaner = self._redactor.text_cleaner(StudyContext.from_dataset(ds))
             engine = Deidentifier(self.options, self.secret, text_cleaner=cleaner)
         result = engine.deidentify(ds)
@@ -74,12 +84,12 @@ class DeidTool:
         if pending & PIXEL_WORK and self._pixels is not None:
             cleaned = self._pixels.clean(dataset, keep_laterality_markers=self.options.keep_laterality_markers)
             if cleaned.burned_in_not_found:
-                raise DeidError("BurnedInAnnotation is YES but no burned-in text was located")
+                raise UnsafeToDeidentify("BurnedInAnnotation is YES but no burned-in text was located")
             dataset = cleaned.dataset
             mark_option_applied(dataset, "clean_pixel_data")
             pending -= PIXEL_WORK
         if pending:
-            raise DeidError(f"de-identification incomplete: {', '.join(sorted(pending))}")
+            raise UnsafeToDeidentify(f"de-identification incomplete: {', '.join(sorted(pending))}")
         return result, dataset
 
     def run(self, source: Path, target: Path, *, rename: bool = False) -> Summary:
@@ -91,7 +101,7 @@ class DeidTool:
                 summary.refused.append({"input": str(relative), "reason": f"not readable as DICOM ({type(exc).__name__})"})
                 continue
             try:
-                result, dataset = self._deidentify(ds)
+                result, dataset = self.deidentify(ds)
             except DeidError as exc:
                 summary.refused.append({"input": str(relative), "reason": f"{type(exc).__name__}: {exc}"})
                 continue
