@@ -154,17 +154,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_deid(args: argparse.Namespace) -> int:
-    from appliance.config import tomllib
+    from appliance.config import read_toml
     from appliance.deid import DeidConfigError, DeidOptions
     from appliance.deid.keys import load_secret
     from appliance.deid.tool import DeidTool
 
-    raw: dict = {}
-    if args.config:
-        try:
-            raw = tomllib.loads(args.config.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise DeidConfigError("config", f"{args.config}: {exc}") from None
+    raw = read_toml(args.config) if args.config else {}
     table = dict(raw.get("deid", raw))
     secret_file = args.secret_file or table.pop("secret_file", None)
     table.pop("mapping_key_file", None)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from appliance.config import ConfigError, tomllib
+from appliance.config import ConfigError, read_toml
 from appliance.settings import SettingsError, load
 
 
@@ -40,12 +40,7 @@ class ClientConfig:
 def load_client_config(path: Path | str) -> tuple[ClientConfig, Path]:
     """(config, directory that relative paths resolve against). Raises ConfigError."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(["config file not found"], path) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError([f"cannot read: {exc}"], path) from None
+    raw = read_toml(path)
     base = path.resolve().parent
     try:
         return load(ClientConfig, raw, base=base), base

@@ -177,6 +177,18 @@ class ApplianceConfig:
         return files
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML table in `path`; ConfigError (exit 78 at the CLI) if it is missing, unreadable or invalid."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(["config file not found"], path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read: {exc}"], path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], path) from None
+
+
 def parse_config(raw: Mapping[str, Any], *, base: Path | None = None) -> ApplianceConfig:
     try:
         return load(ApplianceConfig, raw, base=base)
@@ -187,14 +199,7 @@ def parse_config(raw: Mapping[str, Any], *, base: Path | None = None) -> Applian
 def load_config(path: Path | str, *, check_files: bool = True) -> ApplianceConfig:
     """Parse and validate the TOML file; with check_files, also require every referenced file."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(["config file not found"], path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"cannot read: {exc}"], path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"not valid TOML: {exc}"], path) from None
+    raw = read_toml(path)
     try:
         config = parse_config(raw, base=path.resolve().parent)
     except ConfigError as exc:
