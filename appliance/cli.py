@@ -24,10 +24,11 @@ Command = Callable[[argparse.Namespace], int]
 def cmd_generate(args: argparse.Namespace) -> int:
     from runtime.bundle import ModelBundle
     from runtime.generator import ReportGenerator
+    from runtime.session import SessionSettings
     from runtime.preprocess import preprocess
 
     bundle = ModelBundle.open(args.bundle)
-    generator = ReportGenerator(bundle, precision=args.precision, intra_op_threads=args.threads)
+    generator = ReportGenerator(bundle, precision=args.precision, settings=SessionSettings(intra_op_threads=args.threads))
     images = [preprocess(path, bundle.manifest.preprocessing) for path in args.files]
     reports = generator.generate(images, [args.indication] * len(images) if args.indication else None)
     for path, report in zip(args.files, reports):
@@ -38,6 +39,53 @@ def cmd_generate(args: argparse.Namespace) -> int:
             if len(args.files) > 1:
                 print(f"== {path}")
             print(report.text)
+    return EX_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        from export.build import main as export_main
+    except ImportError as exc:
+        print(f"securemed export needs the export extra (pip install 'securemed-edge[export]'): {exc}",
+              file=sys.stderr)
+        return EX_UNAVAILABLE
+    return export_main(list(args.export_args))
+
+
+def cmd_build_engines(args: argparse.Namespace) -> int:
+    """Install-time step on the target: build (or confirm) the TensorRT engines of a bundle."""
+    from dataclasses import replace
+
+    from runtime.bundle import ModelBundle
+    from runtime.engines import EngineBuildError, TensorRTUnavailable, build_engines
+    from runtime.session import SessionSettings
+
+    if args.config is not None:
+        from appliance.config import load_config
+
+        cfg = load_config(args.config)
+        bundle = ModelBundle.open(cfg.model.bundle)
+        precision = cfg.model.precision
+        # The same settings `securemed serve` derives, or serving would rebuild the engines.
+        settings = replace(cfg.model.session_settings(), max_new_tokens=bundle.manifest.max_new_tokens)
+    else:
+        if args.bundle is None or args.cache is None:
+            print("securemed build-engines: give --config, or --bundle and --cache", file=sys.stderr)
+            return EX_USAGE
+        bundle = ModelBundle.open(args.bundle)
+        precision = args.precision
+        settings = SessionSettings(engine_cache_dir=args.cache, max_batch=args.max_batch,
+                                   max_new_tokens=bundle.manifest.max_new_tokens, device_id=args.device_id)
+    try:
+        report = build_engines(bundle, settings, precision)
+    except TensorRTUnavailable as exc:
+        print(f"securemed build-engines: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    except EngineBuildError as exc:  # an INT8 variant, no cache directory, TensorRT not taking the graphs
+        print(f"securemed build-engines: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    print(f"bundle {bundle.bundle_id} ({precision}): {len(report.engines_built)} engine file(s) built, "
+          f"{'reused' if report.reused else 'new'}, {report.seconds:.1f} s")
     return EX_OK
 
 
@@ -198,6 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", type=Path, nargs="+")
     p.set_defaults(func=cmd_generate)
 
+    p = sub.add_parser("export", add_help=False,
+                       help="build a model bundle from local weights (needs the export extra; --help for options)")
+    p.add_argument("export_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("build-engines", help="build the TensorRT engines of a bundle on this device (install step)")
+    p.add_argument("--config", type=Path, help="appliance config: bundle, precision and engine cache from [model]")
+    p.add_argument("--bundle", type=Path, help="model bundle directory (without --config)")
+    p.add_argument("--cache", type=Path, help="engine cache directory (without --config)")
+    p.add_argument("--precision", default="fp32", help="bundle variant: fp32 or fp16")
+    p.add_argument("--max-batch", type=int, default=8, help="largest batch the engines must take")
+    p.add_argument("--device-id", type=int, default=0)
+    p.set_defaults(func=cmd_build_engines)
+
     p = sub.add_parser("init", help="create a development installation (config, PKI, keys)")
     p.add_argument("--dev", metavar="DIR", dest="directory", type=Path, help="directory to write")
     p.add_argument("--dicom-port", type=int, default=11112)
@@ -266,6 +328,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     from appliance.envelope import KeyFileError as EnvelopeKeyError
     from runtime.errors import BundleError, PreprocessError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:  # its own parser (export.build) owns every option, --help included
+        return cmd_export(argparse.Namespace(export_args=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,

@@ -11,9 +11,12 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from appliance.settings import SettingsError, load
+
+if TYPE_CHECKING:
+    from runtime.session import SessionSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -71,22 +74,71 @@ class DicomConfig:
         return problems
 
 
+PRECISIONS = ("fp32", "int8", "fp16")
+EXECUTION_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+MAX_BATCH_WINDOW_MS = 5000
+MAX_WORKERS = 64
+
+
 @dataclass(frozen=True)
 class ModelConfig:
+    """`[model]`: the bundle, how ONNX Runtime runs it, and how studies are batched.
+
+    threads: intra-op threads (0: ONNX Runtime takes every core). allow_spinning: false when the box is
+    shared, so idle inference threads sleep instead of taking the cores of the listener and gRPC.
+    providers: execution providers to use, exactly (empty: every available one, TensorRT -> CUDA -> CPU).
+    device_id: the GPU. engine_cache_dir: where TensorRT keeps its engines (device-specific; unset: none).
+    max_batch: the most studies generated in one call. batch_window_ms: how long the first study of a
+    batch waits for others. workers: pipeline worker threads (0: max_batch), so that several studies
+    can reach generation together.
+    """
+
     bundle: Path
     precision: str = "fp32"
     threads: int = 0
     max_batch: int = 8
+    allow_spinning: bool = True
+    providers: tuple[str, ...] = ()
+    device_id: int = 0
+    engine_cache_dir: Path | None = None
+    batch_window_ms: int = 50
+    workers: int = 0
 
     def validate(self, prefix: str) -> list[str]:
         problems = []
-        if self.precision not in ("fp32", "int8"):
-            problems.append(f"{prefix}precision: must be 'fp32' or 'int8', got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"{prefix}precision: must be 'fp32', 'int8' or 'fp16', got {self.precision!r}")
         if self.threads < 0:
             problems.append(f"{prefix}threads: must be >= 0")
         if self.max_batch < 1:
             problems.append(f"{prefix}max_batch: must be >= 1")
+        for i, provider in enumerate(self.providers):
+            if provider not in EXECUTION_PROVIDERS:
+                problems.append(f"{prefix}providers[{i}]: {provider!r} is not an execution provider "
+                                f"({', '.join(EXECUTION_PROVIDERS)})")
+            elif provider in self.providers[:i]:
+                problems.append(f"{prefix}providers[{i}]: {provider!r} is listed twice")
+        if self.device_id < 0:
+            problems.append(f"{prefix}device_id: must be >= 0")
+        if not 0 <= self.batch_window_ms <= MAX_BATCH_WINDOW_MS:
+            problems.append(f"{prefix}batch_window_ms: must be between 0 and {MAX_BATCH_WINDOW_MS}")
+        if not 0 <= self.workers <= MAX_WORKERS:
+            problems.append(f"{prefix}workers: must be between 0 and {MAX_WORKERS} (0: max_batch)")
         return problems
+
+    @property
+    def worker_count(self) -> int:
+        """Pipeline worker threads: `workers`, or `max_batch` when 0."""
+        return self.workers or self.max_batch
+
+    def session_settings(self) -> SessionSettings:
+        """What ONNX Runtime is told (runtime.session); bundle-dependent limits keep their defaults."""
+        from runtime.session import SessionSettings  # onnxruntime: not needed to read a config
+
+        return SessionSettings(
+            intra_op_threads=self.threads, allow_spinning=self.allow_spinning, providers=self.providers,
+            device_id=self.device_id, engine_cache_dir=self.engine_cache_dir, max_batch=self.max_batch,
+        )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
 """The appliance service: all wiring sits here.
 
-    Appliance(config).start()  ->  DICOM listener, dispatcher, pipeline worker, gRPC delivery
+    Appliance(config).start()  ->  DICOM listener, dispatcher, pipeline workers, batcher, gRPC delivery
     Appliance.stop(grace)      ->  stops accepting, lets work in flight end, closes stores
+
+Several worker threads (`[model] workers`) run the pipeline, so studies that become ready together
+reach the generate stage together and are generated as one batch (runtime.batching: at most
+`max_batch` studies, the first waiting at most `batch_window_ms` for the others).
 
 Durability chain, so that every acknowledged instance leads to exactly one delivered report:
 1. the listener acknowledges an instance only once it is fsynced in spool/incoming/;
@@ -9,7 +13,10 @@ Durability chain, so that every acknowledged instance leads to exactly one deliv
    derived from the batch's UIDs (a batch found again after a crash is the same job);
 3. the worker runs the pipeline; delivery is idempotent by report id (derived from the job id);
 4. the job is marked finished, then the claimed files are removed (failed batches are kept).
-At start-up, jobs left running are re-queued and claimed batches without a job are queued.
+At start-up, jobs left running are re-queued and claimed batches without a job are queued. A job
+still waiting for its report when a stop's grace runs out goes back to the queue, unfinished.
+A job is handed to exactly one worker (JobStore.claim_next), and a study has at most one batch in
+claimed/ at a time (the spool), so no two workers ever process the same study.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import logging
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +41,13 @@ from appliance.envelope import load_ecies_public_key, load_signing_key
 from appliance.jobs import TERMINAL, JobRecord, JobStore, batch_job_id
 from appliance.pipeline import Job, Outcome, Stage, run_pipeline
 from appliance.stages import (
-    AnonymizeStage, ClassifyStage, DeliverStage, EncryptStage, GenerateStage, ValidateStage,
+    AnonymizeStage, ClassifyStage, DeliverStage, EncryptStage, GenerateStage, GenerationInterrupted, ValidateStage,
 )
 from appliance.validate import ReportValidator
 from dicom_listener import ListenerSettings, Spool, TLSSettings
 from dicom_listener import create_server as create_listener
 from dicom_listener.errors import SpoolError
+from runtime.batching import BatchingGenerator
 from runtime.bundle import ModelBundle
 from runtime.generator import ReportGenerator
 
@@ -59,6 +67,7 @@ class Appliance:
         self.state_dir = config.state_dir
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._batcher: BatchingGenerator | None = None
         self._listener: Any = None
         self._delivery: Any = None
         self.ports: Ports | None = None
@@ -67,6 +76,11 @@ class Appliance:
         self.envelopes: EnvelopeStore | None = None
         self._mapping: MappingStore | None = None
         self._stages: list[Stage] = []
+
+    @property
+    def batcher(self) -> BatchingGenerator | None:
+        """The batching generator once started (its stats() and pending() are for monitoring)."""
+        return self._batcher
 
     # ---- start-up -----------------------------------------------------------------------------
 
@@ -86,10 +100,15 @@ class Appliance:
         self._delivery.start()  # health NOT_SERVING until the model is loaded
 
         bundle = ModelBundle.open(cfg.model.bundle)
-        generator = ReportGenerator(bundle, precision=cfg.model.precision, intra_op_threads=cfg.model.threads)
-        log.info("model bundle %s loaded (%s, providers %s)", bundle.bundle_id, cfg.model.precision,
-                 ",".join(generator.providers))
-        self._stages = self._build_stages(generator)
+        # TensorRT plans for past lengths up to max_new_tokens: the bundle's own limit.
+        session = replace(cfg.model.session_settings(), max_new_tokens=bundle.manifest.max_new_tokens)
+        generator = ReportGenerator(bundle, precision=cfg.model.precision, settings=session)
+        self._batcher = BatchingGenerator(generator, max_batch=cfg.model.max_batch,
+                                          window_s=cfg.model.batch_window_ms / 1000)
+        log.info("model bundle %s loaded (%s, providers %s); batches of up to %d, window %d ms, %d workers",
+                 bundle.bundle_id, cfg.model.precision, ",".join(generator.providers), cfg.model.max_batch,
+                 cfg.model.batch_window_ms, cfg.model.worker_count)
+        self._stages = self._build_stages(generator, self._batcher)
         self._delivery.set_serving(True)
 
         settings = ListenerSettings(
@@ -104,21 +123,23 @@ class Appliance:
         self._write_ports()
 
         self._recover()
-        for target, name in ((self._dispatch_loop, "dispatcher"), (self._work_loop, "worker")):
+        loops = [(self._dispatch_loop, "dispatcher")]
+        loops += [(self._work_loop, f"worker-{i}") for i in range(cfg.model.worker_count)]
+        for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         log.info("ready: DICOM %s on port %d, gRPC on port %d", cfg.dicom.ae_title, dicom_port, grpc_port)
         return self.ports
 
-    def _build_stages(self, generator: ReportGenerator) -> list[Stage]:
+    def _build_stages(self, generator: ReportGenerator, batcher: BatchingGenerator) -> list[Stage]:
         cfg = self.config
         tool = DeidTool(DeidOptions.from_mapping(cfg.deid.options), load_secret(cfg.deid.secret_file))
         public_keys = {c.id: load_ecies_public_key(c.public_key_file) for c in cfg.clinicians}
         return [
             ClassifyStage(),
             AnonymizeStage(tool, self._mapping),
-            GenerateStage(generator),
+            GenerateStage(generator, batcher),
             ValidateStage(ReportValidator()),
             EncryptStage(cfg.routing.default_recipients, public_keys, load_signing_key(cfg.signing.key_file),
                          cfg.signing.key_id),
@@ -164,7 +185,7 @@ class Appliance:
             except Exception:  # noqa: BLE001 - the dispatcher must survive a bad cycle
                 log.exception("dispatcher cycle failed; retrying")
 
-    # ---- the worker: job queue -> pipeline ------------------------------------------------------
+    # ---- the workers: job queue -> pipeline -----------------------------------------------------
 
     def _work_loop(self) -> None:
         assert self.jobs is not None
@@ -175,10 +196,17 @@ class Appliance:
                 continue
             self.process(record)
 
-    def process(self, record: JobRecord) -> Outcome:
+    def process(self, record: JobRecord) -> Outcome | None:
+        """Run one claimed job to its outcome; None if the service stopped before its report was made
+        (the job is then queued again, unfinished)."""
         assert self.jobs is not None
         job = Job(job_id=record.job_id, study_uid=record.study_uid, files=record.files, calling_aet=record.calling_aet)
-        result = run_pipeline(self._stages, job)
+        try:
+            result = run_pipeline(self._stages, job)
+        except GenerationInterrupted:
+            self.jobs.release(record.job_id)
+            log.info("job %s: interrupted by shutdown before generation; queued again", record.job_id)
+            return None
         self.jobs.finish(
             record.job_id, result.outcome, stage=result.stage, reason=result.reason,
             privacy=result.job.privacy.name if result.job.privacy else "",
@@ -207,13 +235,23 @@ class Appliance:
     # ---- shutdown -------------------------------------------------------------------------------
 
     def stop(self, grace: float | None = None) -> None:
+        """Stop claiming, give jobs in flight `grace` seconds, then close the batcher (a job still
+        waiting for its report goes back to the queue), the listener, delivery and the stores."""
         grace = self.config.delivery.grace_s if grace is None else grace
         log.info("stopping (grace %.1f s)", grace)
+        deadline = time.monotonic() + grace
         self._stopping.set()
         if self._listener is not None:
             self._listener.shutdown(grace)
         for thread in self._threads:
-            thread.join(grace + 30)  # a report in generation finishes; it takes seconds
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._batcher is not None:
+            self._batcher.close(max(0.0, deadline - time.monotonic()))
+        for thread in self._threads:
+            # Stages other than generation cannot be interrupted; they take seconds.
+            thread.join(30)
+            if thread.is_alive():
+                log.warning("%s still busy after the grace; its job will be re-run at the next start", thread.name)
         if self._delivery is not None:
             self._delivery.stop(grace).wait(grace + 1)
         for closable in (self.jobs, self.envelopes, self._mapping):

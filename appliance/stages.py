@@ -20,6 +20,7 @@ from appliance.deid.tool import DeidTool
 from appliance.envelope import ReportPayload, seal, utc_now
 from appliance.pipeline import Job, Report, SealedReport, StageFailed, Withheld
 from appliance.validate import ReportValidator, ValidationContext
+from runtime.batching import BatcherClosed, BatchingGenerator
 from runtime.errors import PreprocessError
 from runtime.generator import ReportGenerator
 from runtime.preprocess import preprocess
@@ -127,9 +128,24 @@ def _frontal_first(datasets: Sequence[Any]) -> Any:
     return datasets[0]
 
 
+class GenerationInterrupted(BaseException):
+    """The service stopped before this job's report was generated: not an outcome of the job.
+
+    It derives from BaseException on purpose: the pipeline runner turns every Exception into a failed
+    job, and an interrupted job must instead go back to the queue (the worker catches this).
+    """
+
+
 @dataclass
 class GenerateStage:
-    generator: ReportGenerator
+    """Preprocesses the frontal image and generates its report.
+
+    With a `batcher`, the image joins whatever batch the concurrent workers' images form (one
+    generator call for all of them); without one, the generator is called for this image alone.
+    """
+
+    generator: ReportGenerator  # the model: its bundle gives the preprocessing and the bundle id
+    batcher: BatchingGenerator | None = None
     name: str = "generate"
 
     def __call__(self, job: Job) -> Job:
@@ -139,7 +155,13 @@ class GenerateStage:
             image = preprocess(_frontal_first(job.datasets), self.generator.bundle.manifest.preprocessing)
         except PreprocessError as exc:
             raise StageFailed(f"image not readable by the model: {exc}") from None
-        (generated,) = self.generator.generate([image])
+        if self.batcher is None:
+            (generated,) = self.generator.generate([image])
+        else:
+            try:
+                generated = self.batcher.generate(image)
+            except BatcherClosed:
+                raise GenerationInterrupted(job.job_id) from None
         return replace(job, report=Report(generated.findings, generated.impression),
                        bundle_id=self.generator.bundle.bundle_id)
 

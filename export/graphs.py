@@ -52,10 +52,15 @@ class DecoderStepGraph(nn.Module):
         self.config = t5.config
         self.embed = t5.get_input_embeddings()
         self.decoder = t5.get_decoder()
-        self.lm_head = t5.lm_head
         self.n_heads = t5.config.num_heads
+        self.d_kv = t5.config.d_kv
         self.n_layers = len(self.decoder.block)
-        self.scale_output = bool(t5.config.tie_word_embeddings)
+        # An LM head of its own, never the embedding table: a tied weight would be one initializer
+        # feeding both Gather and MatMul, which INT8 quantisation may leave in fp32 (the head is a
+        # sixth of the decoder's weights and read every step). T5 rescales the hidden state before a
+        # tied head; that scale is folded into the copy.
+        scale = t5.config.d_model**-0.5 if t5.config.tie_word_embeddings else 1.0
+        self.lm_weight = nn.Parameter(t5.lm_head.weight.detach().clone() * scale, requires_grad=False)
 
     def _position_bias(self, past: torch.Tensor) -> torch.Tensor:
         """Bias of the one new query (position T = past length) over keys 0..T, shape [1, H, 1, T+1]."""
@@ -85,33 +90,38 @@ class DecoderStepGraph(nn.Module):
             self_layer, cross_layer, ff_layer = block.layer[0], block.layer[1], block.layer[2]
             att = self_layer.SelfAttention
             x = self_layer.layer_norm(h)
-            key = torch.cat([past[2 * i], _heads(att.k(x), self.n_heads)], dim=2)
-            value = torch.cat([past[2 * i + 1], _heads(att.v(x), self.n_heads)], dim=2)
+            key = torch.cat([past[2 * i], self._one_step_heads(att.k(x))], dim=2)
+            value = torch.cat([past[2 * i + 1], self._one_step_heads(att.v(x))], dim=2)
             present += [key, value]
-            h = h + att.o(self._attend(_heads(att.q(x), self.n_heads), key, value, self_bias))
+            h = h + att.o(self._attend(self._one_step_heads(att.q(x)), key, value, self_bias))
 
             att = cross_layer.EncDecAttention
             x = cross_layer.layer_norm(h)
-            q = _heads(att.q(x), self.n_heads)
+            q = self._one_step_heads(att.q(x))
             h = h + att.o(self._attend(q, cross[2 * i], cross[2 * i + 1], cross_bias))
 
             h = ff_layer(h)
 
         h = self.decoder.final_layer_norm(h)
-        if self.scale_output:
-            # T5 rescales before the tied LM head (as transformers' T5ForConditionalGeneration does).
-            h = h * (self.config.d_model**-0.5)
-        logits = self.lm_head(h)[:, -1, :]
+        logits = torch.nn.functional.linear(h[:, -1, :], self.lm_weight)
         return (logits, *present)
 
-    @staticmethod
-    def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    def _one_step_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 1, H*dk] -> [B, H, 1, dk] for the single new position.
+
+        With one position, [B, 1, H, dk] and [B, H, 1, dk] share a memory layout, so a reshape with a
+        constant target replaces reshape + transpose and the Shape/Gather/Concat nodes a symbolic
+        target costs: a few hundred fewer nodes per step, which is most of the non-matmul time of the
+        INT8 decoder on CPU.
+        """
+        return x.reshape(-1, self.n_heads, 1, self.d_kv)
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         # T5 does not scale scores by 1/sqrt(dk): the scale is folded into its initialisation.
         scores = torch.matmul(q, k.transpose(-1, -2)) + bias
         weights = torch.softmax(scores.float(), dim=-1).type_as(scores)
-        out = torch.matmul(weights, v)
-        b, _, length, _ = out.shape
-        return out.transpose(1, 2).reshape(b, length, -1)
+        out = torch.matmul(weights, v)  # [B, H, 1, dk], laid out as [B, 1, H*dk]
+        return out.reshape(-1, 1, self.n_heads * self.d_kv)
 
 
 @torch.no_grad()

@@ -8,7 +8,8 @@ BundleIntegrityError before any ONNX Runtime session exists.
 Manifest layout (manifest.json, format "securemed-bundle/1"):
   name, bundle_id, created_at, files{name: {sha256, bytes}}, variants{precision: {encoder, decoder}},
   graphs{file: {inputs, outputs}}, preprocessing{...}, tokenizer{file, pad/eos/decoder_start ids},
-  decoder{num_layers, num_heads, d_kv, vocab_size}, generation{max_new_tokens}, model_card, metrics.
+  decoder{num_layers, num_heads, d_kv, vocab_size}, generation{max_new_tokens}, model_card, metrics,
+  quantization{int8: the chosen INT8 candidate or null, candidates: agreement measurements}.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Manifest:
     model_card: str | None = None
     metrics: Mapping[str, Any] = field(default_factory=dict)
     graphs: Mapping[str, Any] = field(default_factory=dict)
+    quantization: Mapping[str, Any] = field(default_factory=dict)  # what the INT8 guard measured and chose
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Manifest:
@@ -114,6 +116,7 @@ class Manifest:
                 model_card=raw.get("model_card"),
                 metrics=dict(raw.get("metrics", {})),
                 graphs=dict(raw.get("graphs", {})),
+                quantization=dict(raw.get("quantization", {})),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"manifest: malformed value: {exc}") from exc

@@ -1,7 +1,7 @@
 """Shared fixtures: a tiny image-dependent report model and its exported bundle.
 
 Randomly initialised T5 emits one token forever, which would hide export mismatches; the fixture
-re-draws the weights with unit-variance fan-in scaling so the first tokens depend on the image.
+uses training.model.image_dependent_init so that the first tokens depend on the image.
 """
 
 from __future__ import annotations
@@ -25,13 +25,10 @@ def image_dependent_model(vocab_size: int, seed: int = 0, image_size: int = 64):
     torch = pytest.importorskip("torch")
     from training.model import ReportModel, tiny_config
 
+    from training.model import image_dependent_init
+
     torch.manual_seed(seed)
-    model = ReportModel(tiny_config(vocab_size, image_size=image_size)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() >= 2:
-                p.normal_(0.0, p.shape[-1] ** -0.5)
-    return model
+    return image_dependent_init(ReportModel(tiny_config(vocab_size, image_size=image_size)).eval())
 
 
 @pytest.fixture(scope="session")

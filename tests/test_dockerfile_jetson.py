@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -33,3 +37,68 @@ def test_runtime_stage_is_unprivileged_and_serves() -> None:
     assert "torch" not in runtime  # the appliance runs without torch
     for path in re.findall(r"COPY (?:--from=\S+ )?(\S+) ", runtime):
         assert path.startswith("/") or (REPO / path).exists(), path
+
+
+# ---- first start: engines are built before serving -------------------------------------------
+
+ENTRYPOINT = REPO / "docker" / "jetson-entrypoint.sh"
+
+
+def test_runtime_stage_runs_the_engine_building_entrypoint() -> None:
+    runtime = TEXT.split("AS runtime", 1)[1]
+    assert "COPY docker/jetson-entrypoint.sh /usr/local/bin/securemed-entrypoint" in runtime
+    assert "chmod 0755 /usr/local/bin/securemed-entrypoint" in runtime
+    assert 'ENTRYPOINT ["/usr/local/bin/securemed-entrypoint"]' in runtime
+    assert "SECUREMED_ENGINE_CACHE=/var/lib/securemed/" in runtime  # on the state volume
+    assert 'VOLUME ["/var/lib/securemed"]' in runtime
+    # runtime.gpu sets TensorRT options per session; environment variables would only compete
+    assert not [line for line in _logical_lines() if "ORT_TENSORRT_" in line]
+
+
+def _run_entrypoint(workdir: Path, *args: str, fail: str = "", **env: str) -> tuple[int, list[str]]:
+    """Run the entrypoint with a stand-in `securemed` on PATH that records its arguments."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "calls.log"
+    fake = workdir / "bin" / "securemed"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {log}\n[ "$1" = "{fail}" ] && exit 3\nexit 0\n')
+    fake.chmod(0o755)
+    environ = {"PATH": f"{fake.parent}:/usr/bin:/bin", **env}
+    result = subprocess.run(["sh", str(ENTRYPOINT), *args], env=environ, capture_output=True, text=True,
+                            timeout=30, check=False)
+    return result.returncode, (log.read_text().splitlines() if log.exists() else [])
+
+
+def test_entrypoint_is_valid_posix_shell_and_executable() -> None:
+    assert ENTRYPOINT.stat().st_mode & 0o111
+    assert subprocess.run(["sh", "-n", str(ENTRYPOINT)], capture_output=True, check=False).returncode == 0
+
+
+def test_entrypoint_builds_engines_then_serves(tmp_path: Path) -> None:
+    code, calls = _run_entrypoint(tmp_path, "serve", "--config", "/etc/securemed/appliance.toml")
+    assert code == 0
+    assert calls == [
+        "build-engines --bundle /opt/securemed/models/demo-cxr --cache /var/lib/securemed/trt-engines --precision fp32",
+        "serve --config /etc/securemed/appliance.toml",
+    ]
+
+
+def test_entrypoint_takes_bundle_cache_and_precision_from_the_environment(tmp_path: Path) -> None:
+    code, calls = _run_entrypoint(tmp_path, "serve", SECUREMED_BUNDLE="/models/b", SECUREMED_ENGINE_CACHE="/state/e",
+                                  SECUREMED_PRECISION="fp16")
+    assert code == 0 and calls == ["build-engines --bundle /models/b --cache /state/e --precision fp16", "serve"]
+
+
+def test_a_failed_engine_build_stops_the_container_before_serving(tmp_path: Path) -> None:
+    code, calls = _run_entrypoint(tmp_path, "serve", "--config", "x.toml", fail="build-engines")
+    assert code == 3
+    assert [c.split()[0] for c in calls] == ["build-engines"]
+
+
+@pytest.mark.parametrize("args, env, expected", [
+    (("generate", "--bundle", "b", "x.dcm"), {}, ["generate --bundle b x.dcm"]),
+    (("serve",), {"SECUREMED_SKIP_ENGINE_BUILD": "1"}, ["serve"]),
+    (("build-engines", "--bundle", "b", "--cache", "c"), {}, ["build-engines --bundle b --cache c"]),
+])
+def test_other_commands_and_the_skip_switch_run_without_a_build_step(tmp_path: Path, args, env, expected) -> None:
+    assert _run_entrypoint(tmp_path, *args, **env) == (0, expected)

@@ -25,6 +25,7 @@ from export.bundle import TOKENIZER_FILE, write_bundle, write_manifest
 from export.onnx_export import token_parity, validate_export
 from runtime.bundle import ModelBundle
 from runtime.generator import ReportGenerator
+from runtime.session import SessionSettings
 from runtime.preprocess import preprocess
 from training.evaluate import evaluate_bundle
 from training.findings import FINDINGS
@@ -135,7 +136,7 @@ def build(args: argparse.Namespace) -> int:
     write_bundle(model, tok_path, staging, name=args.name, int8=True, max_new_tokens=args.max_tokens)
     checks = validate_export(model, staging)
 
-    generator = ReportGenerator(ModelBundle.open(staging), precision="fp32", intra_op_threads=args.threads)
+    generator = ReportGenerator(ModelBundle.open(staging), precision="fp32", settings=SessionSettings(intra_op_threads=args.threads))
     parity_rows = test_rows[: args.parity]
     pixels = _images(parity_rows, test_dir, pre)
     prompt_ids, prompt_mask = empty_prompts(len(parity_rows), cfg.t5["eos_token_id"])

@@ -15,6 +15,7 @@ import numpy as np
 
 from runtime.bundle import ModelBundle
 from runtime.generator import ReportGenerator
+from runtime.session import SessionSettings
 from runtime.preprocess import preprocess
 from training.findings import FINDINGS
 from training.labeler import label_report
@@ -50,7 +51,7 @@ def generate_reports(generator: ReportGenerator, files: Sequence[Path], batch_si
 def evaluate_bundle(bundle_dir: Path, rows: Sequence[Mapping[str, Any]], root: Path,
                     precision: str = "fp32", threads: int = 0) -> Evaluation:
     """`rows` are phantom manifest entries (file, labels, report) relative to `root`."""
-    generator = ReportGenerator(ModelBundle.open(bundle_dir), precision=precision, intra_op_threads=threads)
+    generator = ReportGenerator(ModelBundle.open(bundle_dir), precision=precision, settings=SessionSettings(intra_op_threads=threads))
     start = time.monotonic()
     hypotheses = generate_reports(generator, [root / r["file"] for r in rows])
     elapsed = time.monotonic() - start

@@ -238,6 +238,21 @@ class ReportModel(nn.Module):
         return model.eval()
 
 
+@torch.no_grad()
+def image_dependent_init(model: ReportModel, embedding_scale: float = 0.05) -> ReportModel:
+    """Make an untrained model's output depend on the image; returns the model.
+
+    transformers initialises T5's shared embedding with unit variance. With the LM head tied to it,
+    the logits of an untrained decoder are dominated by the embedding of the token just fed, so it
+    repeats one token whatever the image, which hides export and quantisation mismatches. Shrinking
+    the shared table (and nothing else: the rest keeps T5's own, well-conditioned initialisation)
+    lets the cross-attention carry the image into the logits: different images then start with
+    different tokens. The stand-in for a trained model when checking graphs and INT8 at full size.
+    """
+    model.t5.shared.weight.mul_(embedding_scale)
+    return model
+
+
 def load_biomedclip_vision(model: ReportModel, directory: Path) -> None:
     """Load BiomedCLIP's image tower from a local open_clip checkpoint directory.
 

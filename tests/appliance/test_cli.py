@@ -64,3 +64,24 @@ def test_generate_rejects_a_non_dicom_file_with_exit_65(tiny_bundle: Path, tmp_p
     junk.write_bytes(b"not dicom at all")
     assert run(["generate", "--bundle", str(tiny_bundle), str(junk)]) == 65
     assert "not a readable DICOM file" in capsys.readouterr().err
+
+
+def test_export_names_a_missing_weights_directory_with_exit_66(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("torch")
+    assert run(["export", "--out", str(tmp_path / "b"), "--t5", str(tmp_path / "missing")]) == 66
+    assert "--t5" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+def test_build_engines_without_tensorrt_exits_69(tiny_bundle: Path, tmp_path: Path, capsys) -> None:
+    import onnxruntime
+
+    if "TensorrtExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has TensorRT")
+    code = run(["build-engines", "--bundle", str(tiny_bundle), "--cache", str(tmp_path / "engines")])
+    assert code == 69
+    assert "TensorRT" in capsys.readouterr().err
+
+
+def test_build_engines_needs_a_config_or_a_bundle_and_cache(capsys) -> None:
+    assert run(["build-engines"]) == 64

@@ -59,7 +59,28 @@ def test_valid_config_resolves_relative_paths(tmp_path: Path) -> None:
         ("dicom.allowed_calling_aets", "DEVPACS", "dicom.allowed_calling_aets: expected a list"),
         ("dicom.colour", "blue", "dicom.colour: unknown key"),
         ("dicom.quiet_period_s", True, "dicom.quiet_period_s: expected a number"),
-        ("model.precision", "fp64", "model.precision: must be 'fp32' or 'int8'"),
+        ("model.precision", "fp64", "model.precision: must be 'fp32', 'int8' or 'fp16'"),
+        ("model.precision", "FP16", "model.precision: must be"),
+        ("model.allow_spinning", "no", "model.allow_spinning: expected true or false"),
+        ("model.allow_spinning", 0, "model.allow_spinning: expected true or false"),
+        ("model.providers", "CPUExecutionProvider", "model.providers: expected a list"),
+        ("model.providers", ["CUDA"], "model.providers[0]: 'CUDA' is not an execution provider"),
+        ("model.providers", ["CPUExecutionProvider", "ROCMExecutionProvider"],
+         "model.providers[1]: 'ROCMExecutionProvider' is not an execution provider"),
+        ("model.providers", ["CUDAExecutionProvider", "CUDAExecutionProvider"],
+         "model.providers[1]: 'CUDAExecutionProvider' is listed twice"),
+        ("model.providers", [3], "model.providers[0]: expected a string"),
+        ("model.device_id", -1, "model.device_id: must be >= 0"),
+        ("model.device_id", "0", "model.device_id: expected an integer"),
+        ("model.engine_cache_dir", 5, "model.engine_cache_dir: expected a path string"),
+        ("model.engine_cache_dir", "", "model.engine_cache_dir: expected a path string"),
+        ("model.batch_window_ms", -1, "model.batch_window_ms: must be between 0 and 5000"),
+        ("model.batch_window_ms", 5001, "model.batch_window_ms: must be between 0 and 5000"),
+        ("model.batch_window_ms", 0.5, "model.batch_window_ms: expected an integer"),
+        ("model.workers", -1, "model.workers: must be between 0 and 64"),
+        ("model.workers", 65, "model.workers: must be between 0 and 64"),
+        ("model.workers", True, "model.workers: expected an integer"),
+        ("model.max_batch", 0, "model.max_batch: must be >= 1"),
         ("model.bundle", DELETE, "model.bundle: missing"),
         ("signing.key_id", "Has Space", "signing.key_id:"),
         ("delivery.tls", DELETE, "delivery.tls: missing"),
@@ -128,7 +149,8 @@ def test_any_unknown_key_is_rejected_by_name(key: str, section: str) -> None:
         return
     if section == "" and key in ("log_level", "clinicians"):
         return
-    known = {"dicom": {"bind", "quiet_period_s", "tls"}, "model": {"precision", "threads", "max_batch"},
+    known = {"dicom": {"bind", "quiet_period_s", "tls"}, "model": {"precision", "threads", "max_batch", "allow_spinning", "providers", "device_id",
+                                                     "engine_cache_dir", "batch_window_ms", "workers"},
              "delivery": {"bind", "port", "grace_s", "max_workers"}}
     if key in known.get(section, set()):
         return
@@ -136,3 +158,54 @@ def test_any_unknown_key_is_rejected_by_name(key: str, section: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(raw)
     assert f"{section + '.' if section else ''}{key}: unknown key" in info.value.problems
+
+
+def test_model_keys_reach_the_session_settings(tmp_path: Path) -> None:
+    raw = copy.deepcopy(BASE)
+    raw["model"].update(precision="fp16", threads=2, max_batch=4, allow_spinning=False, device_id=1,
+                        providers=["CUDAExecutionProvider", "CPUExecutionProvider"], engine_cache_dir="trt-cache",
+                        batch_window_ms=120, workers=6)
+    model = parse_config(raw, base=tmp_path).model
+    assert model.precision == "fp16" and model.batch_window_ms == 120 and model.worker_count == 6
+    s = model.session_settings()
+    assert (s.intra_op_threads, s.allow_spinning, s.device_id, s.max_batch) == (2, False, 1, 4)
+    assert s.providers == ("CUDAExecutionProvider", "CPUExecutionProvider")
+    assert s.engine_cache_dir == tmp_path / "trt-cache"  # relative to the config file, like every path
+
+
+def test_model_defaults_are_documented_values(tmp_path: Path) -> None:
+    model = parse_config(BASE, base=tmp_path).model
+    assert (model.allow_spinning, model.providers, model.device_id, model.engine_cache_dir) == (True, (), 0, None)
+    assert (model.batch_window_ms, model.workers, model.max_batch) == (50, 0, 8)
+    assert model.worker_count == model.max_batch  # workers = 0 means one worker per batch slot
+    assert model.session_settings().providers == ()  # every available provider, TensorRT -> CUDA -> CPU
+
+
+@settings(max_examples=60, deadline=None)
+@given(window=st.integers(-10_000, 10_000), workers=st.integers(-100, 200), device=st.integers(-5, 16))
+def test_numeric_model_keys_are_accepted_exactly_in_range(window: int, workers: int, device: int) -> None:
+    raw = copy.deepcopy(BASE)
+    raw["model"].update(batch_window_ms=window, workers=workers, device_id=device)
+    expected = {key for key, ok in (("model.batch_window_ms", 0 <= window <= 5000), ("model.workers", 0 <= workers <= 64),
+                                    ("model.device_id", device >= 0)) if not ok}
+    try:
+        parse_config(raw)
+        keys: set[str] = set()
+    except ConfigError as exc:
+        keys = {p.split(":")[0] for p in exc.problems}
+    assert keys == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(providers=st.lists(st.sampled_from(["TensorrtExecutionProvider", "CUDAExecutionProvider",
+                                           "CPUExecutionProvider", "OpenVINOExecutionProvider", "cpu"]), max_size=5))
+def test_provider_lists_are_accepted_iff_known_and_distinct(providers: list[str]) -> None:
+    known = {"TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"}
+    raw = mutate("model.providers", providers)
+    valid = all(p in known for p in providers) and len(set(providers)) == len(providers)
+    if valid:
+        assert parse_config(raw).model.providers == tuple(providers)
+    else:
+        with pytest.raises(ConfigError) as info:
+            parse_config(raw)
+        assert all(p.startswith("model.providers[") for p in info.value.problems), info.value.problems

@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
-from appliance.jobs import JobStore
+from appliance.jobs import TERMINAL, JobStore
 from appliance.pipeline import Outcome
+from tests.conftest import DEMO_BUNDLE
 
 
 def test_a_batch_is_queued_once_and_a_later_batch_is_a_new_job(tmp_path: Path) -> None:
@@ -49,3 +54,175 @@ def test_running_jobs_are_requeued_after_a_crash(tmp_path: Path) -> None:
     assert store.recover() == 1
     job = store.claim_next()
     assert job is not None and job.study_uid == "9.9" and job.attempts == 2
+
+
+# ---- several workers ------------------------------------------------------------------------------
+
+
+def _claim_all(db: str, delay: float = 0.0) -> list[str]:
+    """A worker: claim until the queue is empty; returns the job ids it got."""
+    store = JobStore(Path(db))
+    got = []
+    while (record := store.claim_next()) is not None:
+        assert record.state == "running"
+        got.append(record.job_id)
+        time.sleep(delay)  # "processing": lets the other workers interleave
+    store.close()
+    return got
+
+
+def test_many_threads_on_two_connections_never_claim_a_job_twice(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.db"
+    shared = JobStore(db)
+    queued = {shared.enqueue(f"1.2.{i}", [tmp_path / f"{i}.dcm"]) for i in range(60)}
+    claims: list[list[str]] = [[] for _ in range(8)]
+
+    def worker(slot: int) -> None:
+        if slot % 2:
+            claims[slot] = _claim_all(str(db))  # its own connection, as another process would have
+        else:
+            while (record := shared.claim_next()) is not None:
+                claims[slot].append(record.job_id)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    flat = [job for c in claims for job in c]
+    assert len(flat) == len(set(flat)) == len(queued)
+    assert set(flat) == queued
+    assert all(r.attempts == 1 and r.state == "running" for r in shared.all())
+    assert sum(1 for c in claims if c) > 1  # the workers really competed
+
+
+def test_worker_processes_never_claim_a_job_twice(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.db"
+    store = JobStore(db)
+    queued = {store.enqueue(f"2.2.{i}", []) for i in range(30)}
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        results = pool.starmap(_claim_all, [(str(db), 0.01)] * 3, chunksize=1)
+    flat = [job for r in results for job in r]
+    assert sorted(flat) == sorted(queued)
+    assert store.counts() == {"running": 30}
+
+
+def test_release_returns_only_a_running_job_to_the_queue(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.db")
+    a = store.enqueue("3.1", [])
+    assert not store.release(a)  # queued, not running
+    assert store.claim_next().job_id == a
+    assert store.release(a)
+    again = store.claim_next()
+    assert again.job_id == a and again.attempts == 2
+    store.finish(a, Outcome.DELIVERED, stage="deliver")
+    assert not store.release(a) and store.get(a).state == "delivered"
+
+
+# ---- the service: N workers, N studies, one batch -------------------------------------------------
+
+
+def _dev_config(text: str, **values: object) -> str:
+    """The dev config (`securemed init --dev`) with `key = value` lines replaced; header de-identification
+    only (Presidio and OCR cost seconds per study and are not under test here)."""
+    values = {"clean_pixel_data": "false", "clean_descriptors": "false", **values}
+    for key, value in values.items():
+        text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
+        assert count == 1, f"{key} is not in the dev config"
+    return text
+
+
+def _send(port: int, datasets: list) -> None:
+    from pynetdicom import AE
+
+    ae = AE(ae_title="DEVPACS")
+    for sop_class in {str(ds.SOPClassUID) for ds in datasets}:
+        ae.add_requested_context(sop_class, "1.2.840.10008.1.2.1")
+    assoc = ae.associate("127.0.0.1", port, ae_title="SECUREMED")
+    assert assoc.is_established
+    try:
+        for ds in datasets:
+            status = assoc.send_c_store(ds)
+            assert status and status.Status == 0x0000, status
+    finally:
+        assoc.release()
+
+
+def test_the_service_runs_n_studies_on_n_workers_once_each_and_batches_generation(tmp_path: Path) -> None:
+    """The real service (listener, dispatcher, N workers, batcher, delivery) with the committed demo model."""
+    from appliance.config import load_config
+    from appliance.devsetup import init_dev
+    from appliance.service import Appliance
+    from training.phantoms import make_phantom
+
+    n = 4
+    assert (DEMO_BUNDLE / "manifest.json").exists(), "the demo bundle must be committed (make demo-model)"
+    config_path = init_dev(tmp_path / "dev", dicom_port=0, grpc_port=0, bundle=DEMO_BUNDLE, quiet_period_s=0.3)
+    config_path.write_text(_dev_config(config_path.read_text(), threads=1, allow_spinning="false", max_batch=n,
+                                       workers=n, batch_window_ms=3000))
+    appliance = Appliance(load_config(config_path), poll_interval=0.05)
+    ports = appliance.start()
+    try:
+        datasets = [make_phantom(100 + i).dataset for i in range(n)]
+        _send(ports.dicom, datasets)
+        deadline = time.monotonic() + 60
+        assert appliance.jobs is not None
+        while time.monotonic() < deadline:
+            records = appliance.jobs.all()
+            if len(records) == n and all(r.state in TERMINAL for r in records):
+                break
+            time.sleep(0.1)
+        records = appliance.jobs.all()
+        assert len(records) == n and all(r.state in TERMINAL for r in records), records
+        assert {r.study_uid for r in records} == {str(ds.StudyInstanceUID) for ds in datasets}
+        assert all(r.attempts == 1 for r in records)  # every job claimed by exactly one worker, once
+        assert all(r.state == "delivered" for r in records), [(r.state, r.stage, r.reason) for r in records]
+        report_ids = [rid for r in records for rid in r.report_ids]
+        assert len(report_ids) == len(set(report_ids)) == n  # one recipient (dr-a): one report per study
+        stats = appliance.batcher.stats()  # what the generator was asked, as the service ran it
+        assert stats.requests == n and stats.failed_calls == 0
+        assert stats.calls < n, stats  # studies ready together were generated together
+    finally:
+        appliance.stop(grace=2)
+    with sqlite3.connect(tmp_path / "dev" / "state" / "envelopes.sqlite3") as db:
+        stored = {row[0] for row in db.execute("SELECT report_id FROM envelopes")}
+    assert stored == set(report_ids)
+
+
+def test_a_job_waiting_for_generation_at_stop_is_queued_again_and_delivered_after_restart(tmp_path: Path) -> None:
+    from appliance.config import load_config
+    from appliance.devsetup import init_dev
+    from appliance.service import Appliance
+    from training.phantoms import make_phantom
+
+    config_path = init_dev(tmp_path / "dev", dicom_port=0, grpc_port=0, bundle=DEMO_BUNDLE, quiet_period_s=0.3)
+    base = config_path.read_text()
+    # A lone study waits for company far longer than the stop's grace.
+    config_path.write_text(_dev_config(base, threads=1, max_batch=4, workers=2, batch_window_ms=5000))
+    appliance = Appliance(load_config(config_path), poll_interval=0.05)
+    ports = appliance.start()
+    ds = make_phantom(300).dataset
+    try:
+        _send(ports.dicom, [ds])
+        deadline = time.monotonic() + 30
+        while appliance.batcher.pending() == 0:
+            assert time.monotonic() < deadline, "the study never reached the generate stage"
+            time.sleep(0.05)
+    finally:
+        appliance.stop(grace=0.3)
+    with sqlite3.connect(tmp_path / "dev" / "state" / "jobs.sqlite3") as db:
+        assert db.execute("SELECT state, attempts FROM jobs").fetchall() == [("queued", 1)]
+    assert not (tmp_path / "dev" / "state" / "failed").exists()
+    assert list((tmp_path / "dev" / "state" / "spool" / "claimed").iterdir())  # kept for the next start
+
+    config_path.write_text(_dev_config(base, threads=1, batch_window_ms=0))
+    again = Appliance(load_config(config_path), poll_interval=0.05)
+    again.start()
+    try:
+        deadline = time.monotonic() + 30
+        while (record := again.jobs.all()[0]).state not in TERMINAL:
+            assert time.monotonic() < deadline, record
+            time.sleep(0.05)
+        assert (record.state, record.attempts, record.study_uid) == ("delivered", 2, str(ds.StudyInstanceUID))
+    finally:
+        again.stop(grace=2)

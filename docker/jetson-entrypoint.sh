@@ -1,0 +1,25 @@
+#!/bin/sh
+# Entrypoint of the Jetson image: build (or load) the TensorRT engines, then serve.
+#
+# TensorRT engines are specific to the device, JetPack and onnxruntime version, so they cannot ship in
+# the image. Before `serve`, `securemed build-engines` builds them into the engine cache on the state
+# volume (many minutes the first time on a Jetson), or finds them there and only loads them (seconds).
+# Building first keeps the build out of the first study's latency and makes a device without
+# TensorRT fail here, loudly, instead of serving on the CPU. Any other command runs as given.
+#
+# Environment (defaults in brackets); the cache and the profile settings (max_batch, max_new_tokens,
+# max_prompt_tokens, trt_fp16) must match the [model] section of the appliance configuration, or
+# `serve` finds engines for other profiles and rebuilds:
+#   SECUREMED_BUNDLE        [/opt/securemed/models/demo-cxr]
+#   SECUREMED_ENGINE_CACHE  [/var/lib/securemed/trt-engines]
+#   SECUREMED_PRECISION     [fp32]   fp32 (TensorRT picks fp16 kernels) or fp16 (an fp16 bundle variant)
+#   SECUREMED_SKIP_ENGINE_BUILD=1    serve without the build step (engines are then built on first use)
+set -eu
+
+if [ "${1:-}" = "serve" ] && [ "${SECUREMED_SKIP_ENGINE_BUILD:-0}" != "1" ]; then
+    securemed build-engines \
+        --bundle "${SECUREMED_BUNDLE:-/opt/securemed/models/demo-cxr}" \
+        --cache "${SECUREMED_ENGINE_CACHE:-/var/lib/securemed/trt-engines}" \
+        --precision "${SECUREMED_PRECISION:-fp32}"
+fi
+exec securemed "$@"
