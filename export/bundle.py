@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from export.onnx_export import export_model
-from export.quality import MIN_TOKEN_AGREEMENT, GraphPair, choose_int8, probe_inputs
+from export.quality import MIN_TOKEN_AGREEMENT, GraphPair, QualityError, choose_int8, probe_inputs
 from export.spec import graph_specs
 from runtime.bundle import FORMAT, MANIFEST, bundle_digest, sha256_bytes
 from training.model import CLIP_MEAN, CLIP_STD, ReportModel
@@ -73,12 +73,17 @@ def _guard_int8(model: ReportModel, out_dir: Path, files: Mapping[str, str], gua
         return options["int8"], {"int8": "int8", "guard": "disabled"}
     probe = guard.probe or probe_inputs(model.cfg.vision.image_size, guard.inputs)
     reference = GraphPair(enc32, dec32, threads=threads)
-    choice, results = choose_int8(
-        reference,
-        [("int8", lambda: GraphPair(enc8, dec8, threads=threads)),
-         ("int8-decoder-only", lambda: GraphPair(enc32, dec8, threads=threads))],
-        probe, steps=guard.steps, start=model.t5.config.decoder_start_token_id, min_agreement=guard.min_agreement,
-    )
+    try:
+        choice, results = choose_int8(
+            reference,
+            [("int8", lambda: GraphPair(enc8, dec8, threads=threads)),
+             ("int8-decoder-only", lambda: GraphPair(enc32, dec8, threads=threads))],
+            probe, steps=guard.steps, start=model.t5.config.decoder_start_token_id, min_agreement=guard.min_agreement,
+        )
+    except QualityError as exc:
+        # Unjudged INT8 does not ship: an fp32-only bundle is slower, never wrong.
+        log.warning("int8 guard: cannot judge (%s); the bundle has no int8 variant", exc)
+        return None, {"int8": None, "not_judged": str(exc)}
     record = {
         "int8": choice, "min_token_agreement": guard.min_agreement,
         "candidates": [r.to_dict() for r in results],

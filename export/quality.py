@@ -2,8 +2,9 @@
 
 Measured on inputs whose output depends on the image (a trained model, or a random one drawn with
 training.model.image_dependent_init): a model that repeats one token for every input would agree
-with anything. `Agreement.distinct_first_tokens` counts the distinct fp32 first tokens over the inputs, and
-the guard refuses to judge when that is too few.
+with anything. `Agreement.distinct_sequences` counts the distinct fp32 greedy sequences over the
+inputs (not first tokens: a trained model starts every report with "FINDINGS:"), and the guard
+refuses to judge when that is too few.
 
 - token agreement: the candidate's greedy token at every position of the fp32 greedy sequence,
   teacher-forced (both decoders see the fp32 prefix), so one early divergence does not hide the
@@ -24,7 +25,7 @@ import numpy as np
 import onnxruntime as ort
 
 MIN_TOKEN_AGREEMENT = 0.95  # teacher-forced; see docs/acceleration.md
-MIN_DISTINCT_FIRST_TOKENS = 0.25  # distinct fp32 first tokens, as a share of the inputs
+MIN_DISTINCT_SEQUENCES = 0.25  # distinct fp32 greedy sequences, as a share of the inputs
 
 
 class QualityError(Exception):
@@ -40,7 +41,7 @@ class Agreement:
     identical_sequences: float
     logit_rel_error_median: float
     logit_rel_error_p95: float
-    distinct_first_tokens: int
+    distinct_sequences: int
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -106,7 +107,7 @@ def agreement(reference: GraphPair, candidate: GraphPair, name: str, pixels: np.
     """Compare `candidate` with `reference` on every input (rows of pixels/ids/mask)."""
     agree = total = identical = 0
     errors: list[np.ndarray] = []
-    firsts: list[int] = []
+    sequences: list[tuple[int, ...]] = []
     for lo in range(0, pixels.shape[0], batch):
         sl = slice(lo, lo + batch)
         ref_tokens, ref_logits = reference.greedy(pixels[sl], ids[sl], mask[sl], steps, start)
@@ -117,13 +118,13 @@ def agreement(reference: GraphPair, candidate: GraphPair, name: str, pixels: np.
         errors.append((diff / np.maximum(np.linalg.norm(ref_logits, axis=-1), 1e-12)).ravel())
         free, _ = candidate.greedy(pixels[sl], ids[sl], mask[sl], steps, start)
         identical += int((free == ref_tokens).all(axis=1).sum())
-        firsts += ref_tokens[:, 0].tolist()
+        sequences += [tuple(row) for row in ref_tokens.tolist()]
     rel = np.concatenate(errors)
     return Agreement(
         candidate=name, inputs=pixels.shape[0], steps=steps, token_agreement=agree / total,
         identical_sequences=identical / pixels.shape[0],
         logit_rel_error_median=float(np.median(rel)), logit_rel_error_p95=float(np.percentile(rel, 95)),
-        distinct_first_tokens=len(set(firsts)),
+        distinct_sequences=len(set(sequences)),
     )
 
 
@@ -152,9 +153,9 @@ def choose_int8(
     for name, build in candidates:
         result = agreement(reference, build(), name, *inputs, steps=steps, start=start)
         results.append(result)
-        if result.distinct_first_tokens < MIN_DISTINCT_FIRST_TOKENS * result.inputs:
+        if result.distinct_sequences < MIN_DISTINCT_SEQUENCES * result.inputs:
             raise QualityError(
-                f"{result.inputs} inputs give only {result.distinct_first_tokens} distinct first tokens: the "
+                f"{result.inputs} inputs give only {result.distinct_sequences} distinct fp32 sequences: the "
                 "reference model does not depend on the image, so agreement would prove nothing"
             )
         if result.token_agreement >= min_agreement:

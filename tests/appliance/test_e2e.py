@@ -183,9 +183,12 @@ def test_tls12_is_refused_and_tls13_accepted(appliance: Running) -> None:
     base = ["openssl", "s_client", "-connect", f"127.0.0.1:{appliance.grpc}", "-CAfile", str(pki / "ca.pem"),
             "-cert", str(pki / "clients/dr-a.pem"), "-key", str(pki / "clients/dr-a.key")]
     tls12 = subprocess.run(base + ["-tls1_2"], input="", capture_output=True, text=True, timeout=30)
-    assert tls12.returncode != 0
+    assert tls12.returncode != 0 and "Cipher is (NONE)" in tls12.stdout
     tls13 = subprocess.run(base + ["-tls1_3"], input="", capture_output=True, text=True, timeout=30)
-    assert tls13.returncode == 0 and "TLSv1.3" in tls13.stdout
+    # The handshake's own report, not the exit status: gRPC closes TCP without a TLS close_notify,
+    # and whether s_client sees that before its own shutdown (exit 1, "unexpected eof") is a race.
+    assert "New, TLSv1.3, Cipher is TLS_" in tls13.stdout
+    assert "Verify return code: 0 (ok)" in tls13.stdout
 
 
 def test_clients_without_a_site_certificate_are_refused(appliance: Running, tmp_path: Path) -> None:

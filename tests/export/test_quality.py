@@ -31,7 +31,7 @@ def test_int8_keeps_the_fp32_tokens_of_the_image_dependent_model(tiny_bundle: Pa
     reference = _pair(tiny_bundle)
     result = agreement(reference, _pair(tiny_bundle, "encoder.int8.onnx", "decoder.int8.onnx"), "int8",
                        *probe, steps=12, start=0)
-    assert result.distinct_first_tokens >= 6  # different images start differently
+    assert result.distinct_sequences >= 6  # different images, different reports
     # Fresh inputs, not the export's probe: allow three standard errors of a 288-token estimate.
     n = result.inputs * result.steps
     margin = 3 * np.sqrt(MIN_TOKEN_AGREEMENT * (1 - MIN_TOKEN_AGREEMENT) / n)
@@ -89,3 +89,17 @@ def test_probe_inputs_vary_only_the_image() -> None:
     assert pixels.shape == (5, 3, 32, 32) and pixels.dtype == np.float32
     assert (ids == ids[0]).all() and mask.all()
     assert len({p.tobytes() for p in pixels}) == 5
+
+
+def test_a_bundle_whose_int8_cannot_be_judged_ships_without_int8(tmp_path: Path, tiny_tokenizer_file) -> None:
+    from export.bundle import write_bundle
+    from training.model import ReportModel, tiny_config
+
+    torch.manual_seed(0)
+    echo = ReportModel(tiny_config(300, image_size=64)).eval()
+    manifest = write_bundle(echo, tiny_tokenizer_file, tmp_path / "b", name="echo", int8=True)
+    assert set(manifest["variants"]) == {"fp32"}
+    assert manifest["quantization"]["int8"] is None
+    assert "does not depend on the image" in manifest["quantization"]["not_judged"]
+    assert not list((tmp_path / "b").glob("*.int8.onnx"))
+    assert ModelBundle.open(tmp_path / "b").precisions == ("fp32",)
