@@ -22,11 +22,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from runtime.bundle import ModelBundle  # noqa: E402
+from runtime.bundle import ModelBundle
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,20 +38,16 @@ from typing import Callable
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+import onnx
+import torch
 
-import onnx  # noqa: E402
-import torch  # noqa: E402
+from export.build import build_model, placeholder_tokenizer
+from export.bundle import Int8Guard, TOKENIZER_FILE, export_graphs, write_manifest
+from runtime.bundle import ModelBundle
+from runtime.generator import ReportGenerator
+from runtime.session import SessionSettings, available_providers
 
-from export.build import build_model, placeholder_tokenizer  # noqa: E402
-from export.bundle import Int8Guard, TOKENIZER_FILE, export_graphs, write_manifest  # noqa: E402
-from runtime.bundle import ModelBundle  # noqa: E402
-from runtime.generator import ReportGenerator  # noqa: E402
-from runtime.session import SessionSettings, available_providers  # noqa: E402
-
-CACHE = REPO / "build" / "bench-generation"
+CACHE = Path(__file__).resolve().parents[1] / "build" / "bench-generation"
 PROMPT = (5, 6, 7, 1)  # a fixed four-token indication ending in </s>
 
 

@@ -16,15 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from export.quality import GraphPair, agreement  # noqa: E402
-from runtime.bundle import ModelBundle  # noqa: E402
-from runtime.preprocess import preprocess  # noqa: E402
-from training.build_demo_model import TEST_SEED  # noqa: E402
-from training.phantoms import iter_phantoms  # noqa: E402
+from export.quality import GraphPair, agreement
+from runtime.bundle import ModelBundle
+from runtime.preprocess import preprocess
+from training.build_demo_model import TEST_SEED
+from training.phantoms import iter_phantoms
 
 
 def main(argv: list[str] | None = None) -> int:
