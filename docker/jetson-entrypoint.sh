@@ -7,9 +7,10 @@
 # Building first keeps the build out of the first study's latency and makes a device without
 # TensorRT fail here, loudly, instead of serving on the CPU. Any other command runs as given.
 #
-# Environment (defaults in brackets); the cache and the profile settings (max_batch, max_new_tokens,
-# max_prompt_tokens, trt_fp16) must match the [model] section of the appliance configuration, or
-# `serve` finds engines for other profiles and rebuilds:
+# With `serve --config FILE` the build reads the same file (`build-engines --config FILE`): bundle,
+# precision, engine cache (`[model] engine_cache_dir`, required) and profile limits are then the
+# ones `serve` uses, so it never finds engines for other profiles. Without --config, the
+# environment names them (defaults in brackets):
 #   SECUREMED_BUNDLE        [/opt/securemed/models/demo-cxr]
 #   SECUREMED_ENGINE_CACHE  [/var/lib/securemed/trt-engines]
 #   SECUREMED_PRECISION     [fp32]   fp32 (TensorRT picks fp16 kernels) or fp16 (an fp16 bundle variant)
@@ -17,9 +18,13 @@
 set -eu
 
 if [ "${1:-}" = "serve" ] && [ "${SECUREMED_SKIP_ENGINE_BUILD:-0}" != "1" ]; then
-    securemed build-engines \
-        --bundle "${SECUREMED_BUNDLE:-/opt/securemed/models/demo-cxr}" \
-        --cache "${SECUREMED_ENGINE_CACHE:-/var/lib/securemed/trt-engines}" \
-        --precision "${SECUREMED_PRECISION:-fp32}"
+    if [ "${2:-}" = "--config" ] && [ -n "${3:-}" ]; then
+        securemed build-engines --config "$3"
+    else
+        securemed build-engines \
+            --bundle "${SECUREMED_BUNDLE:-/opt/securemed/models/demo-cxr}" \
+            --cache "${SECUREMED_ENGINE_CACHE:-/var/lib/securemed/trt-engines}" \
+            --precision "${SECUREMED_PRECISION:-fp32}"
+    fi
 fi
 exec securemed "$@"

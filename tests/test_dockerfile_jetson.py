@@ -77,9 +77,18 @@ def test_entrypoint_is_valid_posix_shell_and_executable() -> None:
 def test_entrypoint_builds_engines_then_serves(tmp_path: Path) -> None:
     code, calls = _run_entrypoint(tmp_path, "serve", "--config", "/etc/securemed/appliance.toml")
     assert code == 0
+    # The build reads serve's own config, so both use the same bundle, cache and profiles.
     assert calls == [
-        "build-engines --bundle /opt/securemed/models/demo-cxr --cache /var/lib/securemed/trt-engines --precision fp32",
+        "build-engines --config /etc/securemed/appliance.toml",
         "serve --config /etc/securemed/appliance.toml",
+    ]
+
+
+def test_entrypoint_without_a_config_builds_from_the_image_defaults(tmp_path: Path) -> None:
+    code, calls = _run_entrypoint(tmp_path, "serve")
+    assert code == 0 and calls == [
+        "build-engines --bundle /opt/securemed/models/demo-cxr --cache /var/lib/securemed/trt-engines --precision fp32",
+        "serve",
     ]
 
 
