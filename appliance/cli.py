@@ -54,8 +54,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_build_engines(args: argparse.Namespace) -> int:
     """Install-time step on the target: build (or confirm) the TensorRT engines of a bundle."""
-    from dataclasses import replace
-
     from runtime.bundle import ModelBundle
     from runtime.engines import EngineBuildError, TensorRTUnavailable, build_engines
     from runtime.session import SessionSettings
@@ -66,8 +64,7 @@ def cmd_build_engines(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
         bundle = ModelBundle.open(cfg.model.bundle)
         precision = cfg.model.precision
-        # The same settings `securemed serve` derives, or serving would rebuild the engines.
-        settings = replace(cfg.model.session_settings(), max_new_tokens=bundle.manifest.max_new_tokens)
+        settings = cfg.model.session_settings(max_new_tokens=bundle.manifest.max_new_tokens)
     else:
         if args.bundle is None or args.cache is None:
             print("securemed build-engines: give --config, or --bundle and --cache", file=sys.stderr)

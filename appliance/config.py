@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -131,14 +131,16 @@ class ModelConfig:
         """Pipeline worker threads: `workers`, or `max_batch` when 0."""
         return self.workers or self.max_batch
 
-    def session_settings(self) -> SessionSettings:
-        """What ONNX Runtime is told (runtime.session); bundle-dependent limits keep their defaults."""
+    def session_settings(self, max_new_tokens: int | None = None) -> SessionSettings:
+        """What ONNX Runtime is told (runtime.session). `serve` and `build-engines` both pass the
+        bundle's max_new_tokens (TensorRT plans past lengths up to it), so their engines match."""
         from runtime.session import SessionSettings  # onnxruntime: not needed to read a config
 
-        return SessionSettings(
+        settings = SessionSettings(
             intra_op_threads=self.threads, allow_spinning=self.allow_spinning, providers=self.providers,
             device_id=self.device_id, engine_cache_dir=self.engine_cache_dir, max_batch=self.max_batch,
         )
+        return settings if max_new_tokens is None else replace(settings, max_new_tokens=max_new_tokens)
 
 
 @dataclass(frozen=True)

@@ -94,12 +94,11 @@ class JobStore:
     def _rows(self, sql: str, args: tuple = ()) -> list[JobRecord]:
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [self._record(r) for r in rows]
-
-    @staticmethod
-    def _record(r: tuple) -> JobRecord:
-        return JobRecord(r[0], r[1], tuple(Path(p) for p in json.loads(r[2])), r[3], r[4], r[5], r[6], r[7], r[8],
-                         tuple(json.loads(r[9])), r[10], r[11])
+        return [
+            JobRecord(r[0], r[1], tuple(Path(p) for p in json.loads(r[2])), r[3], r[4], r[5], r[6], r[7], r[8],
+                      tuple(json.loads(r[9])), r[10], r[11])
+            for r in rows
+        ]
 
     _COLUMNS = ("job_id, study_uid, files, calling_aet, state, stage, reason, privacy, attempts, report_ids, "
                 "created_at, updated_at")
@@ -127,31 +126,24 @@ class JobStore:
         """Oldest queued job, marked running (attempts + 1), or None.
 
         Safe with many workers, threads or processes: the read and the update are one IMMEDIATE
-        transaction (SQLite's write lock), and the update only takes a row that is still queued, so a
-        job is handed to exactly one caller.
+        transaction (SQLite's write lock), so a job is handed to exactly one caller.
         """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute(
-                    f"SELECT {self._COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY created_at LIMIT 1"
+                    "SELECT job_id FROM jobs WHERE state = 'queued' ORDER BY created_at LIMIT 1"
                 ).fetchone()
                 if row:
-                    now = time.time()
-                    cur = self._db.execute(
-                        "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? "
-                        "WHERE job_id = ? AND state = 'queued'",
-                        (now, row[0]),
+                    self._db.execute(
+                        "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE job_id = ?",
+                        (time.time(), row[0]),
                     )
-                    if cur.rowcount != 1:  # pragma: no cover - impossible under the write lock
-                        row = None
-                    else:
-                        row = (*row[:4], "running", *row[5:8], row[8] + 1, row[9], row[10], now)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return self._record(row) if row else None
+        return self.get(row[0]) if row else None
 
     def release(self, job_id: str) -> bool:
         """A running job goes back to the queue unfinished (the service stopped mid-job). True if it was running."""

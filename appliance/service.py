@@ -26,8 +26,7 @@ import logging
 import shutil
 import threading
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from appliance import delivery as _delivery  # noqa: F401  (TLS policy must precede `import grpc`)
@@ -100,8 +99,7 @@ class Appliance:
         self._delivery.start()  # health NOT_SERVING until the model is loaded
 
         bundle = ModelBundle.open(cfg.model.bundle)
-        # TensorRT plans for past lengths up to max_new_tokens: the bundle's own limit.
-        session = replace(cfg.model.session_settings(), max_new_tokens=bundle.manifest.max_new_tokens)
+        session = cfg.model.session_settings(max_new_tokens=bundle.manifest.max_new_tokens)
         generator = ReportGenerator(bundle, precision=cfg.model.precision, settings=session)
         self._batcher = BatchingGenerator(generator, max_batch=cfg.model.max_batch,
                                           window_s=cfg.model.batch_window_ms / 1000)

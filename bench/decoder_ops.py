@@ -23,6 +23,7 @@ import onnx
 import onnxruntime as ort
 
 from runtime.bundle import ModelBundle
+from runtime.gpu import image_tokens
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     bundle = ModelBundle.open(args.bundle)
     m = bundle.manifest
     model = bundle.graph_bytes(args.precision, "decoder")
-    n_image = (m.preprocessing.image_size // 16) ** 2 + 1
+    n_image = image_tokens(m)
     rng = np.random.default_rng(0)
     shape_past = (args.batch, m.decoder.num_heads, args.past, m.decoder.d_kv)
     shape_cross = (args.batch, m.decoder.num_heads, n_image + 4, m.decoder.d_kv)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -60,8 +61,6 @@ def bench_bundle(model: torch.nn.Module, seed: int, out: Path) -> Path:
         return directory
     tmp = directory.with_suffix(".partial")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     placeholder_tokenizer(tmp / TOKENIZER_FILE, model.t5.config.vocab_size)
@@ -86,8 +85,6 @@ def optimum_model(model: torch.nn.Module, seed: int, out: Path, threads: int):
         exported = ORTModelForSeq2SeqLM.from_pretrained(hf, export=True)
         exported.save_pretrained(directory)
         del exported
-        import shutil
-
         shutil.rmtree(hf)
     return ORTModelForSeq2SeqLM.from_pretrained(directory, session_options=options, use_cache=True)
 

@@ -42,6 +42,7 @@ from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_floa
 
 from export.onnx_export import ExportError, GraphCheck
 from export.spec import Tolerance
+from runtime.session import cpu_session
 
 log = logging.getLogger("securemed.export")
 
@@ -244,7 +245,7 @@ def compare_fp16(reference: Path, candidate: Path, feeds: Iterable[Mapping[str, 
     Float feeds are cast to each graph's declared input type. An output passes when it is finite
     and max|candidate - reference| <= atol + rtol * max|reference|.
     """
-    ref, cand = _cpu_session(reference), _cpu_session(candidate)
+    ref, cand = cpu_session(str(reference)), cpu_session(str(candidate))
     names = [o.name for o in ref.get_outputs()]
     checks: list[GraphCheck] = []
     for sample in feeds:
@@ -360,12 +361,6 @@ def _sort_topologically(model: onnx.ModelProto) -> None:
         copy.CopyFrom(nodes[k])
     del graph.node[:]
     graph.node.extend(copies)
-
-
-def _cpu_session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _feeds_for(session: ort.InferenceSession, sample: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

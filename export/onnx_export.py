@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 
 from export.graphs import greedy_with_graphs
 from export.spec import OPSET, GraphSpec, example_inputs, graph_specs
+from runtime.session import cpu_session
 from training.model import ReportModel
 
 log = logging.getLogger("securemed.export")
@@ -62,15 +62,9 @@ def export_model(model: ReportModel, out_dir: Path) -> dict[str, GraphSpec]:
     return specs
 
 
-def _session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def check_graph(spec: GraphSpec, model: ReportModel, path: Path, *, seeds: tuple[int, ...] = (11, 12)) -> list[GraphCheck]:
     """Compare ONNX Runtime with PyTorch on fresh inputs; shapes differ from the traced ones."""
-    session = _session(path)
+    session = cpu_session(str(path))
     module = spec.build(model).eval()
     checks: list[GraphCheck] = []
     for seed in seeds:

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-import onnxruntime as ort
+
+from runtime.session import cpu_session
 
 MIN_TOKEN_AGREEMENT = 0.95  # teacher-forced; see docs/acceleration.md
 MIN_DISTINCT_SEQUENCES = 0.25  # distinct fp32 greedy sequences, as a share of the inputs
@@ -51,12 +52,8 @@ class GraphPair:
     """An encoder and a decoder-step session run with plain numpy feeds (no IO binding needed here)."""
 
     def __init__(self, encoder: bytes | str, decoder: bytes | str, *, threads: int = 0) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        cpu = ["CPUExecutionProvider"]
-        self.encoder = ort.InferenceSession(encoder, options, providers=cpu)
-        self.decoder = ort.InferenceSession(decoder, options, providers=cpu)
+        self.encoder = cpu_session(encoder, threads=threads)
+        self.decoder = cpu_session(decoder, threads=threads)
         past = [i for i in self.decoder.get_inputs() if i.name.startswith("past_key_")]
         self.layers = len(past)
         self.heads, self.d_kv = past[0].shape[1], past[0].shape[3]

@@ -247,18 +247,18 @@ class BatchingGenerator:
             if len(reports) != len(group):
                 raise BatchingError(f"the generator returned {len(reports)} reports for {len(group)} images")
         except Exception as exc:  # noqa: BLE001 - every future of the call must learn of the failure
-            with self._cond:
-                s = self._stats
-                self._stats = BatchStats(s.calls + 1, s.requests + len(group), max(s.largest, len(group)),
-                                         s.failed_calls + 1)
+            self._count(len(group), failed=True)
             log.warning("generation of a batch of %d failed: %s", len(group), type(exc).__name__)
             for request in group:
                 _fail(request.future, exc)
             return
-        with self._cond:
-            s = self._stats
-            self._stats = BatchStats(s.calls + 1, s.requests + len(group), max(s.largest, len(group)), s.failed_calls)
+        self._count(len(group), failed=False)
         log.debug("generated a batch of %d in %.3f s (oldest request waited %.3f s)", len(group),
                   time.monotonic() - started, started - min(r.queued_at for r in group))
         for request, report in zip(group, reports):
             _resolve(request.future, report)
+
+    def _count(self, size: int, *, failed: bool) -> None:
+        with self._cond:
+            s = self._stats
+            self._stats = BatchStats(s.calls + 1, s.requests + size, max(s.largest, size), s.failed_calls + failed)

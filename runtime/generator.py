@@ -13,7 +13,7 @@ until every row is done.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -72,7 +72,7 @@ class ReportGenerator:
         self.precision = precision
         settings = settings or SessionSettings()
         if providers is not None:
-            settings = SessionSettings(**{**settings.__dict__, "providers": tuple(providers)})
+            settings = replace(settings, providers=tuple(providers))
         self.settings = settings
         self.encoder = create_session(bundle.graph_bytes(precision, "encoder"), settings,
                                       resolve_providers(settings, "encoder", m))
@@ -83,7 +83,8 @@ class ReportGenerator:
         self.tokenizer = Tokenizer.from_str(bundle.blob(m.tokenizer.file).decode("utf-8"))
         self._layers, self._heads, self._d_kv = m.decoder.num_layers, m.decoder.num_heads, m.decoder.d_kv
         self._check_io()
-        self._cache_dtype = np.float16 if "float16" in self.decoder.get_inputs()[2].type else np.float32
+        past = next(i for i in self.decoder.get_inputs() if i.name == "past_key_0")
+        self._cache_dtype = np.float16 if past.type == "tensor(float16)" else np.float32
 
     def _check_io(self) -> None:
         names = {i.name for i in self.decoder.get_inputs()}

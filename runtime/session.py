@@ -10,7 +10,8 @@ Contract:
 - `resolve_providers(settings, manifest)` returns (provider, options) pairs in the order TensorRT ->
   CUDA -> CPU among those this onnxruntime build offers (or exactly the configured list, failing
   when one is not available: a GPU box that silently runs on CPU is a misconfiguration).
-- `create_session(model_bytes, settings, providers)` builds a session from verified bytes.
+- `create_session(model_bytes, settings, providers)` builds a session from verified bytes;
+  `cpu_session(model)` is the CPU-only one that export and the benchmarks compare graphs with.
 
 GPU-specific option dictionaries live in runtime.gpu.
 """
@@ -23,6 +24,7 @@ from typing import Any, Sequence
 
 import onnxruntime as ort
 
+from runtime import gpu
 from runtime.errors import BundleError
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -67,8 +69,6 @@ def available_providers(preferred: Sequence[str] = PREFERRED_PROVIDERS) -> list[
 
 def resolve_providers(settings: SessionSettings, graph: str, manifest: Any) -> list[tuple[str, dict[str, Any]]]:
     """(provider, options) pairs for one graph ("encoder" or "decoder") of a bundle."""
-    from runtime import gpu  # only the option builders; importing it needs no GPU
-
     if settings.providers:
         present = set(ort.get_available_providers())
         missing = [p for p in settings.providers if p not in present]
@@ -93,12 +93,17 @@ def resolve_providers(settings: SessionSettings, graph: str, manifest: Any) -> l
     return out
 
 
-def create_session(model: bytes, settings: SessionSettings,
+def create_session(model: bytes | str, settings: SessionSettings,
                    providers: Sequence[tuple[str, dict[str, Any]]]) -> ort.InferenceSession:
     return ort.InferenceSession(
         model, session_options(settings),
         providers=[name for name, _ in providers], provider_options=[opts for _, opts in providers],
     )
+
+
+def cpu_session(model: bytes | str, *, threads: int = 0) -> ort.InferenceSession:
+    """A CPU-only session with the service's options: for checks that compare graphs (export, bench)."""
+    return create_session(model, SessionSettings(intra_op_threads=threads), [("CPUExecutionProvider", {})])
 
 
 def device_of(session: ort.InferenceSession) -> str:
