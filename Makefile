@@ -63,7 +63,7 @@ test-fast: system-deps venv
 	$(PY) -m pytest -m "not slow"
 
 demo-model: venv
-	$(PY) -m training.build_demo_model --out $(BUNDLE)
+	$(PY) -m cli.demo_model --out $(BUNDLE)
 
 demo: system-deps-demo venv-appliance
 	$(VENV)-appliance/bin/securemed demo --bundle $(BUNDLE) --workdir $(DEMO_DIR)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from appliance.config import ConfigError, read_toml
-from appliance.settings import SettingsError, load
+from common.config import load, read_toml
+from common.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,7 @@ class ClientConfig:
     cert_file: Path
     key_file: Path
     ecies_private_key_file: Path
-    trusted_appliance_keys: dict[str, Any] = field(default_factory=dict)  # key id -> verify key file
+    trusted_appliance_keys: dict[str, Path] = field(default_factory=dict)  # key id -> verify key file
     server_name: str | None = None
     timeout_s: float = 10.0
 
@@ -26,15 +25,13 @@ class ClientConfig:
         problems = []
         if not self.trusted_appliance_keys:
             problems.append(f"{prefix}trusted_appliance_keys: at least one appliance key is required")
-        for key_id, value in self.trusted_appliance_keys.items():
-            if not isinstance(value, str) or not value:
-                problems.append(f"{prefix}trusted_appliance_keys.{key_id}: expected a path string")
         if ":" not in self.target:
             problems.append(f"{prefix}target: expected host:port, got {self.target!r}")
         return problems
 
-    def trusted_key_files(self, base: Path) -> dict[str, Path]:
-        return {k: (Path(v) if Path(v).is_absolute() else base / v) for k, v in self.trusted_appliance_keys.items()}
+    def trusted_key_files(self) -> dict[str, Path]:
+        """Key id -> verify key file (relative paths already resolved against the config's directory)."""
+        return dict(self.trusted_appliance_keys)
 
 
 def load_client_config(path: Path | str) -> tuple[ClientConfig, Path]:
@@ -44,5 +41,5 @@ def load_client_config(path: Path | str) -> tuple[ClientConfig, Path]:
     base = path.resolve().parent
     try:
         return load(ClientConfig, raw, base=base), base
-    except SettingsError as exc:
+    except ConfigError as exc:
         raise ConfigError(exc.problems, path) from None

@@ -8,52 +8,27 @@ key material. Relative paths resolve against the config file's directory.
 from __future__ import annotations
 
 import re
-import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any
 
-from appliance.settings import SettingsError, load
+from common.config import load, read_toml
+from common.errors import ConfigError
+from common.tls import TLSFiles
+from deid.options import DeidOptions
+from deid.pixels.settings import PixelCleanSettings
+from dicom_listener import ListenerConfigError, ListenerSettings
+from runtime.session import SessionSettings
 
-if TYPE_CHECKING:
-    from runtime.session import SessionSettings
+__all__ = ["ApplianceConfig", "ConfigError", "load_config", "parse_config", "read_toml"]
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Jetson images ship Python 3.10
-    import tomli as tomllib
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; `problems` lists 'dotted.key: message' entries."""
-
-    def __init__(self, problems: list[str], source: Path | None = None) -> None:
-        self.problems = problems
-        self.source = source
-        where = f"{source}: " if source else ""
-        super().__init__(where + "; ".join(problems))
-
-
-_AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # printable ASCII without backslash
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")  # e.g. "ed25519:0123abcd..."
 
 
-def _ae_problems(key: str, value: str) -> list[str]:
-    if not _AE_TITLE.match(value) or not value.strip():
-        return [f"{key}: {value!r} is not a valid AE title (1-16 printable ASCII characters, no backslash)"]
-    return []
-
-
 def _port_problems(key: str, value: int) -> list[str]:
     return [] if 0 <= value <= 65535 else [f"{key}: {value} is not a TCP port (0-65535)"]
-
-
-@dataclass(frozen=True)
-class TLSFiles:
-    cert_file: Path
-    key_file: Path
-    ca_file: Path
 
 
 @dataclass(frozen=True)
@@ -66,12 +41,27 @@ class DicomConfig:
     tls: TLSFiles | None = None
 
     def validate(self, prefix: str) -> list[str]:
-        problems = _ae_problems(prefix + "ae_title", self.ae_title) + _port_problems(prefix + "port", self.port)
+        """The port here; everything else by the listener's own rules (ListenerSettings)."""
+        problems = _port_problems(prefix + "port", self.port)
         for i, aet in enumerate(self.allowed_calling_aets):
-            problems += _ae_problems(f"{prefix}allowed_calling_aets[{i}]", aet)
-        if self.quiet_period_s < 0:
-            problems.append(f"{prefix}quiet_period_s: must be >= 0")
+            try:  # each title on its own, so that the problem names its index
+                self.listener_settings(Path("spool"), allowed_calling_aets=(aet,))
+            except ListenerConfigError as exc:
+                if exc.key == "allowed_calling_aets":
+                    problems += [f"{prefix}allowed_calling_aets[{i}]: {p.split(': ', 1)[1]}" for p in exc.problems]
+        try:
+            self.listener_settings(Path("spool"))
+        except ListenerConfigError as exc:
+            if exc.key != "allowed_calling_aets":
+                problems += [prefix + p for p in exc.problems]
         return problems
+
+    def listener_settings(self, spool_dir: Path, *, allowed_calling_aets: tuple[str, ...] | None = None,
+                          ) -> ListenerSettings:
+        """The listener's settings for this table (ListenerConfigError if the listener refuses them)."""
+        aets = self.allowed_calling_aets if allowed_calling_aets is None else allowed_calling_aets
+        return ListenerSettings(ae_title=self.ae_title, allowed_calling_aets=frozenset(aets), spool_dir=spool_dir,
+                                quiet_period_s=self.quiet_period_s, tls=self.tls)
 
 
 PRECISIONS = ("fp32", "int8", "fp16")
@@ -134,8 +124,6 @@ class ModelConfig:
     def session_settings(self, max_new_tokens: int | None = None) -> SessionSettings:
         """What ONNX Runtime is told (runtime.session). `serve` and `build-engines` both pass the
         bundle's max_new_tokens (TensorRT plans past lengths up to it), so their engines match."""
-        from runtime.session import SessionSettings  # onnxruntime: not needed to read a config
-
         settings = SessionSettings(
             intra_op_threads=self.threads, allow_spinning=self.allow_spinning, providers=self.providers,
             device_id=self.device_id, engine_cache_dir=self.engine_cache_dir, max_batch=self.max_batch,
@@ -145,9 +133,14 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DeidConfig:
+    """`[deid]`: the site secret, the mapping store's key, `[deid.options]` (PS3.15 options, see
+    deid.options.DeidOptions) and `[deid.pixels]` (Clean Pixel Data, deid.pixels.settings), both
+    parsed and checked when the config is loaded."""
+
     secret_file: Path
     mapping_key_file: Path
-    options: dict[str, Any] = field(default_factory=dict)
+    options: DeidOptions = field(default_factory=DeidOptions)
+    pixels: PixelCleanSettings = field(default_factory=PixelCleanSettings)
 
 
 @dataclass(frozen=True)
@@ -225,29 +218,16 @@ class ApplianceConfig:
             "delivery.tls.ca_file": self.delivery.tls.ca_file,
         }
         if self.dicom.tls:
-            files.update({f"dicom.tls.{k}": getattr(self.dicom.tls, k) for k in ("cert_file", "key_file", "ca_file")})
+            files.update({f"dicom.tls.{k}": path for k, path in self.dicom.tls.files().items()})
         for i, c in enumerate(self.clinicians):
             files[f"clinicians[{i}].public_key_file"] = c.public_key_file
         return files
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """The TOML table in `path`; ConfigError (exit 78 at the CLI) if it is missing, unreadable or invalid."""
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(["config file not found"], path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"cannot read: {exc}"], path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"not valid TOML: {exc}"], path) from None
 
 
 def parse_config(raw: Mapping[str, Any], *, base: Path | None = None) -> ApplianceConfig:
-    try:
-        return load(ApplianceConfig, raw, base=base)
-    except SettingsError as exc:
-        raise ConfigError(exc.problems) from None
+    return load(ApplianceConfig, raw, base=base)
 
 
 def load_config(path: Path | str, *, check_files: bool = True) -> ApplianceConfig:

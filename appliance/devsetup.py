@@ -18,7 +18,7 @@ import stat
 from pathlib import Path
 
 from appliance.delivery.pki import create_dev_pki
-from appliance.deid.mapping import create_key_file
+from deid.mapping import create_key_file
 from appliance.envelope import (
     generate_ecies_keypair, generate_signing_key, key_id_for, save_ecies_private_key, save_ecies_public_key,
     save_signing_key, save_verify_key,

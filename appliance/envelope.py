@@ -49,6 +49,8 @@ Loading a private key file that is readable by group or others raises
 
 from __future__ import annotations
 
+from common.errors import ExitCode, KeyFileError, SecureMedError
+
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -94,8 +96,10 @@ _RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 MAX_CIPHERTEXT_SIZE = 1024 * 1024  # a draft report is a few KiB
 
 
-class EnvelopeError(Exception):
-    """Base class: the envelope must not be trusted or shown."""
+class EnvelopeError(SecureMedError):
+    """Base class: the envelope must not be trusted or shown (exit 65)."""
+
+    exit_code = ExitCode.DATAERR
 
 
 class MalformedEnvelope(EnvelopeError):
@@ -116,10 +120,6 @@ class WrongRecipient(EnvelopeError):
 
 class DecryptionFailed(EnvelopeError):
     """The ciphertext does not decrypt with the given private key."""
-
-
-class KeyFileError(Exception):
-    """A key file is missing, unreadable, malformed or has unsafe permissions."""
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,31 @@ raises `Withheld` (the study is deliberately not reported: unsupported class, un
 `StageFailed` (something went wrong). Any other exception is a failure too. The runner turns that into
 exactly one terminal outcome per job: delivered, withheld (with reason) or failed (with reason).
 
+Each stage declares the `Job` fields it reads and writes (`reads`, `writes`, repeated in its
+docstring). The runner checks the contract on every call: a field a stage reads must have been
+written by an earlier stage (or be one of the queue's fields), and a stage that changes a field it
+did not declare fails the job. So no stage tests its inputs for None, and `tests/appliance/
+test_stages.py` checks each stage's docstring and its real reads and writes against the declaration.
+
 Stages must be safe to re-run from the start after a crash: the only externally visible effect is
 delivery, which is idempotent by report id (derived from the job id).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import ClassVar, Protocol
+
+from pydicom.dataset import Dataset
+
+from appliance.envelope import Envelope
+from deid.values import HeaderValues
 
 log = logging.getLogger("securemed.pipeline")
 
@@ -34,7 +47,7 @@ class Withheld(Exception):
     outcome records what was learnt before withholding.
     """
 
-    def __init__(self, reason: str, job: "Job | None" = None) -> None:
+    def __init__(self, reason: str, job: Job | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.job = job
@@ -62,44 +75,73 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Reidentification:
+    """What the clinician needs to find the patient inside the hospital (patient data: in the
+    envelope's ciphertext only)."""
+
+    accession_number: str = ""
+    study_date: str = ""
+
+
+@dataclass(frozen=True)
 class SealedReport:
     report_id: str
     recipient_id: str
-    envelope: Any  # appliance.envelope.Envelope
+    envelope: Envelope
 
 
 @dataclass(frozen=True)
 class Job:
     """Everything a study accumulates on its way through the stages.
 
-    Fields holding patient data (`datasets`, `reidentification`, `report`) live in memory only and are
-    never logged; the job store persists ids, state and reasons.
+    The first four fields come from the job queue; every other field is written by exactly one
+    stage (see each stage's `writes`) and is at its empty default until then. Fields holding patient
+    data (`originals`, `deidentified`, `header_values`, `reidentification`, `report`) live in memory
+    only and are never logged; the job store persists ids, state and reasons.
     """
 
     job_id: str
     study_uid: str
     files: tuple[Path, ...]
     calling_aet: str = ""
-    privacy: PrivacyClass | None = None
-    datasets: tuple[Any, ...] = ()  # anonymised pydicom datasets, after the anonymize stage
-    pending: frozenset[str] = frozenset()  # de-identification work not yet done (pixels)
-    study_pseudonym: str = ""
-    reidentification: Mapping[str, str] = field(default_factory=dict)  # accession, study date
-    # Original header values the report must not contain (for the validate stage).
-    identifying_values: tuple[str, ...] = ()
-    free_text_values: tuple[str, ...] = ()
-    report: Report | None = None
-    bundle_id: str = ""
-    sealed: tuple[SealedReport, ...] = ()
-    timings: Mapping[str, float] = field(default_factory=dict)
+    originals: tuple[Dataset, ...] = ()  # load: every instance, parsed once
+    privacy: PrivacyClass | None = None  # classify
+    deidentified: tuple[Dataset, ...] = ()  # anonymize: what the model may see
+    study_pseudonym: str = ""  # anonymize
+    reidentification: Reidentification | None = None  # anonymize
+    header_values: HeaderValues = HeaderValues()  # anonymize: values the report must not contain
+    report: Report | None = None  # generate
+    bundle_id: str = ""  # generate
+    sealed: tuple[SealedReport, ...] = ()  # encrypt
+    timings: Mapping[str, float] = field(default_factory=dict)  # the runner
+
+    QUEUE_FIELDS: ClassVar[frozenset[str]] = frozenset({"job_id", "study_uid", "files", "calling_aet"})
+
+
+JOB_FIELDS = frozenset(f.name for f in dataclasses.fields(Job))
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Job) if f.default is not dataclasses.MISSING}
+
+
+def is_set(job: Job, name: str) -> bool:
+    """Whether a stage has written `name` (queue fields always count as set)."""
+    return name in Job.QUEUE_FIELDS or getattr(job, name) != _DEFAULTS.get(name)
 
 
 class Stage(Protocol):
+    """One step of the pipeline. `reads`: the Job fields it needs (the runner guarantees they are
+    set); `writes`: the only fields it may change."""
+
     name: str
+    reads: ClassVar[frozenset[str]]
+    writes: ClassVar[frozenset[str]]
 
     def __call__(self, job: Job) -> Job:
         """Return the job with this stage's results, or raise Withheld / StageFailed."""
         ...
+
+
+class ContractViolation(Exception):
+    """A stage read a field no earlier stage wrote, or changed one it does not declare (a bug)."""
 
 
 @dataclass(frozen=True)
@@ -110,13 +152,31 @@ class Result:
     reason: str = ""
 
 
+def _changed(before: Job, after: Job) -> set[str]:
+    # Identity, not equality: replace() keeps every field it is not given, and comparing datasets
+    # by value would compare their pixel data.
+    return {name for name in JOB_FIELDS if getattr(before, name) is not getattr(after, name)}
+
+
+def run_stage(stage: Stage, job: Job) -> Job:
+    """Call `stage` under its contract; ContractViolation names the offending field."""
+    missing = sorted(name for name in stage.reads if not is_set(job, name))
+    if missing:
+        raise ContractViolation(f"{stage.name} needs {', '.join(missing)}, which no earlier stage wrote")
+    out = stage(job)
+    undeclared = sorted(_changed(job, out) - stage.writes)
+    if undeclared:
+        raise ContractViolation(f"{stage.name} changed {', '.join(undeclared)} without declaring it")
+    return out
+
+
 def run_pipeline(stages: Sequence[Stage], job: Job) -> Result:
     """Run every stage in order; the first Withheld or failure ends the job with its reason."""
     timings: dict[str, float] = {}
     for stage in stages:
         start = time.monotonic()
         try:
-            job = stage(job)
+            job = run_stage(stage, job)
         except Withheld as exc:
             log.info("job %s withheld at %s: %s", job.job_id, stage.name, exc.reason)
             return Result(exc.job or job, Outcome.WITHHELD, stage.name, exc.reason)

@@ -31,19 +31,20 @@ from typing import Any
 
 from appliance import delivery as _delivery  # noqa: F401  (TLS policy must precede `import grpc`)
 from appliance.config import ApplianceConfig
-from appliance.deid import DeidOptions, MappingStore
-from appliance.deid.keys import load_secret
-from appliance.deid.tool import DeidTool
-from appliance.delivery.server import ServerTLSConfig, create_server as create_delivery_server
+from appliance.delivery.server import create_server as create_delivery_server
 from appliance.delivery.store import EnvelopeStore
 from appliance.envelope import load_ecies_public_key, load_signing_key
 from appliance.jobs import TERMINAL, JobRecord, JobStore, batch_job_id
 from appliance.pipeline import Job, Outcome, Stage, run_pipeline
 from appliance.stages import (
-    AnonymizeStage, ClassifyStage, DeliverStage, EncryptStage, GenerateStage, GenerationInterrupted, ValidateStage,
+    AnonymizeStage, ClassifyStage, DeliverStage, EncryptStage, GenerateStage, GenerationInterrupted, LoadStage,
+    ValidateStage,
 )
 from appliance.validate import ReportValidator
-from dicom_listener import ListenerSettings, Spool, TLSSettings
+from deid import MappingStore
+from deid.keys import load_secret
+from deid.tool import DeidTool
+from dicom_listener import Spool
 from dicom_listener import create_server as create_listener
 from dicom_listener.errors import SpoolError
 from runtime.batching import BatchingGenerator
@@ -87,13 +88,14 @@ class Appliance:
         cfg = self.config
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.jobs = JobStore(self.state_dir / "jobs.sqlite3")
-        self.envelopes = EnvelopeStore(self.state_dir / "envelopes.sqlite3")
-        self._mapping = MappingStore.open(self.state_dir / "reidentification.sqlite3", cfg.deid.mapping_key_file)
+        self.envelopes = envelopes = EnvelopeStore(self.state_dir / "envelopes.sqlite3")
+        self._mapping = mapping = MappingStore.open(self.state_dir / "reidentification.sqlite3",
+                                                    cfg.deid.mapping_key_file)
 
         tls = cfg.delivery.tls
         self._delivery, grpc_port = create_delivery_server(
-            f"{cfg.delivery.bind}:{cfg.delivery.port}", self.envelopes,
-            ServerTLSConfig(cert_file=tls.cert_file, key_file=tls.key_file, client_ca_file=tls.ca_file),
+            f"{cfg.delivery.bind}:{cfg.delivery.port}", envelopes,
+            tls,
             max_workers=cfg.delivery.max_workers,
         )
         self._delivery.start()  # health NOT_SERVING until the model is loaded
@@ -106,15 +108,10 @@ class Appliance:
         log.info("model bundle %s loaded (%s, providers %s); batches of up to %d, window %d ms, %d workers",
                  bundle.bundle_id, cfg.model.precision, ",".join(generator.providers), cfg.model.max_batch,
                  cfg.model.batch_window_ms, cfg.model.worker_count)
-        self._stages = self._build_stages(generator, self._batcher)
+        self._stages = self._build_stages(generator, self._batcher, envelopes, mapping)
         self._delivery.set_serving(True)
 
-        settings = ListenerSettings(
-            ae_title=cfg.dicom.ae_title, allowed_calling_aets=frozenset(cfg.dicom.allowed_calling_aets),
-            spool_dir=self.state_dir / "spool", quiet_period_s=cfg.dicom.quiet_period_s,
-            tls=TLSSettings(cfg.dicom.tls.cert_file, cfg.dicom.tls.key_file, cfg.dicom.tls.ca_file)
-            if cfg.dicom.tls else None,
-        )
+        settings = cfg.dicom.listener_settings(self.state_dir / "spool")
         self._listener, dicom_port = create_listener(settings, (cfg.dicom.bind, cfg.dicom.port))
         self.spool = self._listener.spool
         self.ports = Ports(dicom=dicom_port, grpc=grpc_port)
@@ -130,18 +127,21 @@ class Appliance:
         log.info("ready: DICOM %s on port %d, gRPC on port %d", cfg.dicom.ae_title, dicom_port, grpc_port)
         return self.ports
 
-    def _build_stages(self, generator: ReportGenerator, batcher: BatchingGenerator) -> list[Stage]:
+    def _build_stages(self, generator: ReportGenerator, batcher: BatchingGenerator, envelopes: EnvelopeStore,
+                      mapping: MappingStore) -> list[Stage]:
         cfg = self.config
-        tool = DeidTool(DeidOptions.from_mapping(cfg.deid.options), load_secret(cfg.deid.secret_file))
+        tool = DeidTool(cfg.deid.options, load_secret(cfg.deid.secret_file), pixels=cfg.deid.pixels,
+                        mapping=mapping)
         public_keys = {c.id: load_ecies_public_key(c.public_key_file) for c in cfg.clinicians}
         return [
+            LoadStage(),
             ClassifyStage(),
-            AnonymizeStage(tool, self._mapping),
+            AnonymizeStage(tool),
             GenerateStage(generator, batcher),
             ValidateStage(ReportValidator()),
             EncryptStage(cfg.routing.default_recipients, public_keys, load_signing_key(cfg.signing.key_file),
                          cfg.signing.key_id),
-            DeliverStage(self.envelopes),
+            DeliverStage(envelopes),
         ]
 
     def _write_ports(self) -> None:

@@ -1,25 +1,30 @@
-"""The pipeline's stages: classify -> anonymize -> generate -> validate -> encrypt -> deliver.
+"""The pipeline's stages: load -> classify -> anonymize -> generate -> validate -> encrypt -> deliver.
 
 Each stage is a small callable object implementing `appliance.pipeline.Stage`. They hold their
 dependencies (model, keys, stores) but no per-study state; everything about a study is in the `Job`.
+Each declares the Job fields it reads and writes; the runner enforces that (appliance.pipeline).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import ClassVar
 
 import pydicom
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydicom.dataset import Dataset
 
 from appliance.classify import CHEST_XRAY, classify
-from appliance.deid import DeidError, MappingStore, UnsafeToDeidentify
-from appliance.deid.tool import DeidTool
+from appliance.delivery.store import EnvelopeStore
 from appliance.envelope import ReportPayload, seal, utc_now
-from appliance.pipeline import Job, Report, SealedReport, StageFailed, Withheld
+from appliance.pipeline import Job, Reidentification, Report, SealedReport, StageFailed, Withheld
 from appliance.validate import ReportValidator, ValidationContext
+from deid import DeidError, UnsafeToDeidentify
+from deid.tool import DeidTool
+from deid.values import HeaderValues, header_values
 from runtime.batching import BatcherClosed, BatchingGenerator
 from runtime.errors import PreprocessError
 from runtime.generator import ReportGenerator
@@ -27,33 +32,7 @@ from runtime.preprocess import preprocess
 
 log = logging.getLogger("securemed.pipeline")
 
-# Header values that identify the patient or the encounter: the report must not contain them.
-IDENTIFYING_KEYWORDS = (
-    "PatientName", "PatientID", "OtherPatientIDs", "AccessionNumber", "PatientBirthDate", "StudyID",
-    "InstitutionName", "InstitutionAddress", "ReferringPhysicianName", "PerformingPhysicianName",
-    "OperatorsName", "PatientAddress", "PatientTelephoneNumbers", "StationName", "StudyDate",
-)
-# Free-text header fields whose content must not be copied into the report verbatim.
-FREE_TEXT_KEYWORDS = (
-    "StudyDescription", "SeriesDescription", "ImageComments", "AdditionalPatientHistory",
-    "AdmittingDiagnosesDescription", "RequestedProcedureDescription", "PatientComments",
-)
 REPORT_NAMESPACE = uuid.UUID("6f1c2a8e-3b7d-4c59-9a0e-5d2f8b1c7e44")
-
-
-def _values(ds: Dataset, keywords: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    for keyword in keywords:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            continue
-        items = value if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
-        for item in items:
-            text = str(item)
-            out.append(text)
-            if keyword.endswith("Name"):
-                out += [part for part in text.replace("^", " ").split() if len(part) >= 3]
-    return out
 
 
 def report_id_for(job_id: str, recipient_id: str) -> str:
@@ -62,18 +41,41 @@ def report_id_for(job_id: str, recipient_id: str) -> str:
 
 
 @dataclass
-class ClassifyStage:
-    name: str = "classify"
+class LoadStage:
+    """Parses every instance of the batch, once; later stages never read the files again.
+
+    Reads: files. Writes: originals.
+    """
+
+    name: str = "load"
+    reads: ClassVar[frozenset[str]] = frozenset({"files"})
+    writes: ClassVar[frozenset[str]] = frozenset({"originals"})
 
     def __call__(self, job: Job) -> Job:
+        if not job.files:
+            raise StageFailed("study has no instances")
         try:
-            headers = [pydicom.dcmread(str(f), stop_before_pixels=True) for f in job.files]
+            originals = tuple(pydicom.dcmread(str(f)) for f in job.files)
         except Exception as exc:  # noqa: BLE001 - any unreadable file fails the job with its type
             raise StageFailed(f"unreadable DICOM instance ({type(exc).__name__})") from None
-        if not headers:
-            raise StageFailed("study has no instances")
-        privacy = classify(headers[0])
-        modality = str(headers[0].get("Modality", "") or "?")
+        return replace(job, originals=originals)
+
+
+@dataclass
+class ClassifyStage:
+    """Modality and body part -> privacy class; anything but a chest radiograph is withheld.
+
+    Reads: originals. Writes: privacy.
+    """
+
+    name: str = "classify"
+    reads: ClassVar[frozenset[str]] = frozenset({"originals"})
+    writes: ClassVar[frozenset[str]] = frozenset({"privacy"})
+
+    def __call__(self, job: Job) -> Job:
+        first = job.originals[0]
+        privacy = classify(first)
+        modality = str(first.get("Modality", "") or "?")
         if privacy is None:
             raise Withheld(f"unsupported class: no privacy class for modality {modality}")
         job = replace(job, privacy=privacy)
@@ -88,40 +90,40 @@ class AnonymizeStage:
     """De-identification (header, free text, pixels: `DeidTool`); the model only ever sees its output.
 
     An instance that cannot be made safe withholds the study with the reason; any other
-    de-identification error fails it. Re-identification records go to the encrypted mapping store.
+    de-identification error fails it. The tool stores the re-identification records (encrypted).
+
+    Reads: originals. Writes: deidentified, study_pseudonym, reidentification, header_values.
     """
 
     tool: DeidTool
-    mapping: MappingStore | None = None
     name: str = "anonymize"
+    reads: ClassVar[frozenset[str]] = frozenset({"originals"})
+    writes: ClassVar[frozenset[str]] = frozenset({"deidentified", "study_pseudonym", "reidentification",
+                                                  "header_values"})
 
     def __call__(self, job: Job) -> Job:
-        datasets, identifying, free_text = [], [], []
-        first_record = None
-        for path in job.files:
-            original = pydicom.dcmread(str(path))
-            identifying += _values(original, IDENTIFYING_KEYWORDS)
-            free_text += _values(original, FREE_TEXT_KEYWORDS)
+        datasets: list[Dataset] = []
+        values = HeaderValues()
+        records = []
+        for original in job.originals:
+            values = values + header_values(original)
             try:
-                result, dataset = self.tool.deidentify(original)
+                result = self.tool.deidentify(original)
             except UnsafeToDeidentify as exc:
                 raise Withheld(f"unsafe to de-identify: {exc}") from None
             except DeidError as exc:
                 raise StageFailed(f"de-identification failed: {type(exc).__name__}") from None
-            if self.mapping is not None:
-                self.mapping.put(result.record)
-            datasets.append(dataset)
-            first_record = first_record or result.record
-        assert first_record is not None
+            datasets.append(result.dataset)
+            records.append(result.record)
+        first = records[0]
         return replace(
-            job, datasets=tuple(datasets), study_pseudonym=first_record.pseudonym,
-            reidentification={"accession_number": first_record.original_accession_number,
-                              "study_date": first_record.original_study_date},
-            identifying_values=tuple(dict.fromkeys(identifying)), free_text_values=tuple(dict.fromkeys(free_text)),
+            job, deidentified=tuple(datasets), study_pseudonym=first.pseudonym,
+            reidentification=Reidentification(first.original_accession_number, first.original_study_date),
+            header_values=values,
         )
 
 
-def _frontal_first(datasets: Sequence[Any]) -> Any:
+def _frontal_first(datasets: Sequence[Dataset]) -> Dataset:
     for ds in datasets:
         if str(ds.get("ViewPosition", "")).upper() in ("PA", "AP"):
             return ds
@@ -142,17 +144,19 @@ class GenerateStage:
 
     With a `batcher`, the image joins whatever batch the concurrent workers' images form (one
     generator call for all of them); without one, the generator is called for this image alone.
+
+    Reads: deidentified. Writes: report, bundle_id.
     """
 
     generator: ReportGenerator  # the model: its bundle gives the preprocessing and the bundle id
     batcher: BatchingGenerator | None = None
     name: str = "generate"
+    reads: ClassVar[frozenset[str]] = frozenset({"deidentified"})
+    writes: ClassVar[frozenset[str]] = frozenset({"report", "bundle_id"})
 
     def __call__(self, job: Job) -> Job:
-        if not job.datasets:
-            raise StageFailed("no de-identified image to read")
         try:
-            image = preprocess(_frontal_first(job.datasets), self.generator.bundle.manifest.preprocessing)
+            image = preprocess(_frontal_first(job.deidentified), self.generator.bundle.manifest.preprocessing)
         except PreprocessError as exc:
             raise StageFailed(f"image not readable by the model: {exc}") from None
         if self.batcher is None:
@@ -168,13 +172,19 @@ class GenerateStage:
 
 @dataclass
 class ValidateStage:
+    """Withholds an unsafe draft with the violated rules as the reason.
+
+    Reads: report, header_values. Writes: nothing.
+    """
+
     validator: ReportValidator
     name: str = "validate"
+    reads: ClassVar[frozenset[str]] = frozenset({"report", "header_values"})
+    writes: ClassVar[frozenset[str]] = frozenset()
 
     def __call__(self, job: Job) -> Job:
-        if job.report is None:
-            raise StageFailed("no report to validate")
-        context = ValidationContext(job.identifying_values, job.free_text_values)
+        assert job.report is not None  # the runner checked `reads`
+        context = ValidationContext(job.header_values.identifying, job.header_values.free_text)
         violations = self.validator.check(job.report, context)
         if violations:
             raise Withheld("unsafe report: " + "; ".join(f"{v.rule}: {v.reason}" for v in violations))
@@ -183,22 +193,28 @@ class ValidateStage:
 
 @dataclass
 class EncryptStage:
+    """Seals the report to each recipient's ECIES key and signs it with the appliance's key.
+
+    Reads: report, study_pseudonym, reidentification, bundle_id. Writes: sealed.
+    """
+
     recipients: Sequence[str]
-    public_keys: Mapping[str, Any]
-    signing_key: Any
+    public_keys: Mapping[str, bytes]
+    signing_key: Ed25519PrivateKey
     key_id: str
     name: str = "encrypt"
+    reads: ClassVar[frozenset[str]] = frozenset({"report", "study_pseudonym", "reidentification", "bundle_id"})
+    writes: ClassVar[frozenset[str]] = frozenset({"sealed"})
 
     def __call__(self, job: Job) -> Job:
-        if job.report is None:
-            raise StageFailed("no report to encrypt")
+        assert job.report is not None and job.reidentification is not None  # the runner checked `reads`
         sealed = []
         for recipient in self.recipients:
             report_id = report_id_for(job.job_id, recipient)
             payload = ReportPayload(
                 report_id=report_id, recipient_id=recipient, study_pseudonym=job.study_pseudonym,
-                accession_number=job.reidentification.get("accession_number", ""),
-                study_date=job.reidentification.get("study_date", ""),
+                accession_number=job.reidentification.accession_number,
+                study_date=job.reidentification.study_date,
                 findings=job.report.findings, impression=job.report.impression,
                 bundle_id=job.bundle_id, created_at=utc_now(),
             )
@@ -209,8 +225,15 @@ class EncryptStage:
 
 @dataclass
 class DeliverStage:
-    store: Any  # appliance.delivery.store.EnvelopeStore
+    """Puts each sealed report into the envelope store that gRPC serves (idempotent by report id).
+
+    Reads: sealed. Writes: nothing.
+    """
+
+    store: EnvelopeStore
     name: str = "deliver"
+    reads: ClassVar[frozenset[str]] = frozenset({"sealed"})
+    writes: ClassVar[frozenset[str]] = frozenset()
 
     def __call__(self, job: Job) -> Job:
         for item in job.sealed:

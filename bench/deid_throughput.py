@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 
 from pydicom import dcmread
 
-from appliance.deid.options import DeidOptions
-from appliance.deid.tool import DeidTool
-from tests.appliance.deid.factory import SECRET
+from deid.options import DeidOptions
+from deid.tool import DeidTool
+from deid.testing import SECRET
 from tools.compare_deid import dicom_anonymizer, dicom_anonymizer_version, to_bytes
 from training.phantoms import make_phantom
 

@@ -2,7 +2,7 @@
 
     python bench/int8_agreement.py models/demo-cxr [--phantoms 32] [--steps 48]
 
-Draws phantoms from the held-out seed range of training.build_demo_model, preprocesses them as the
+Draws phantoms from the held-out seed range of cli.demo_model, preprocesses them as the
 appliance does, and prints export.quality's agreement for the bundle's quantised graphs (every graph
 INT8, and the decoder alone): teacher-forced token agreement, identical sequences, logit relative
 error, and how many distinct fp32 reports the inputs produced.
@@ -19,7 +19,7 @@ import numpy as np
 from export.quality import GraphPair, agreement
 from runtime.bundle import ModelBundle
 from runtime.preprocess import preprocess
-from training.build_demo_model import TEST_SEED
+from cli.demo_model import TEST_SEED
 from training.phantoms import iter_phantoms
 
 

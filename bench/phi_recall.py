@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appliance.deid.text import Entity, StudyContext, TextRedactor
+from deid.text.redactor import Entity, StudyContext, TextRedactor
 from training.phi_corpus import PHI_TYPES, Document, Span, generate
 
 DEFAULT_DOCS = 1000
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 _METHOD = """
 ## What is measured
 
-The redactor is `appliance/deid/text.py` (`TextRedactor`, Presidio with a blank spaCy tokenizer,
+The redactor is `deid/text/` (`TextRedactor`, Presidio with a blank spaCy tokenizer,
 the rule recognizers of `text_rules.py`, the name recognizers of `text_names.py`, the per-study
 deny-list of `text_context.py` and the character n-gram name model of `text_model.py`).
 
@@ -245,7 +245,7 @@ in none of its word lists, e.g. "Hampton hump", "Jackson-Pratt drain", "Entresto
   in "Foley catheter" (a few of the damaged terms "with header" are exactly this).
 
 Reproduce the model: `python -m training.phi_name_model` (needs Faker and the Debian word list
-`wamerican`); the shipped model is `appliance/deid/textdata/name_model.npz`.
+`wamerican`); the shipped model is `deid/text/data/name_model.npz`.
 """
 
 

@@ -19,7 +19,7 @@ from dicom_listener.errors import (
     ListenerError,
     MalformedDataset,
     MissingIdentifier,
-    SettingsError,
+    ListenerConfigError,
     SOPClassMismatch,
     SpoolError,
     SpoolWriteError,
@@ -30,7 +30,8 @@ from dicom_listener.errors import (
 from dicom_listener.handlers import handle_echo, handle_store
 from dicom_listener.identity import InstanceIdentity, is_valid_uid, parse_identity
 from dicom_listener.server import ListenerServer, build_ssl_context, create_server
-from dicom_listener.settings import ListenerSettings, TLSSettings
+from common.tls import TLSFiles
+from dicom_listener.settings import ListenerSettings
 from dicom_listener.spool import (
     ClaimedStudy,
     QuarantineRecord,
@@ -54,7 +55,7 @@ __all__ = [
     "QuarantineRecord",
     "ReadyStudy",
     "SOPClassMismatch",
-    "SettingsError",
+    "ListenerConfigError",
     "Spool",
     "SpoolError",
     "SpoolWriteError",
@@ -62,7 +63,7 @@ __all__ = [
     "StoreResult",
     "StudyAlreadyClaimed",
     "StudyNotFound",
-    "TLSSettings",
+    "TLSFiles",
     "UnparseableInstance",
     "build_ssl_context",
     "create_server",

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from common.errors import ConfigError, ExitCode, SecureMedError
 
-class ListenerError(Exception):
+
+class ListenerError(SecureMedError):
     """Base class of every error raised by dicom_listener/."""
 
 
-class SettingsError(ListenerError, ValueError):
-    """A listener setting is out of range or malformed (bad AE title, negative period, ...)."""
+class ListenerConfigError(ListenerError, ConfigError, ValueError):
+    """A listener setting is out of range or malformed (bad AE title, negative period, unusable
+    TLS files); `key` names the setting as ListenerSettings spells it."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, key: str, message: str) -> None:
+        ConfigError.__init__(self, [f"{key}: {message}"])
+        self.key = key
 
 
 class SpoolError(ListenerError):

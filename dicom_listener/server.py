@@ -31,9 +31,11 @@ from pynetdicom.pdu_primitives import A_ASSOCIATE
 from pynetdicom.transport import ThreadedAssociationServer
 
 from dicom_listener.contexts import supported_contexts
-from dicom_listener.errors import ListenerError, SettingsError
+from dicom_listener.errors import ListenerError, ListenerConfigError
 from dicom_listener.handlers import handle_echo, handle_store
-from dicom_listener.settings import AE_TITLE_MAX_LEN, ListenerSettings, TLSSettings
+from common.aetitle import AE_TITLE_MAX_LEN
+from common.tls import TLSFiles
+from dicom_listener.settings import ListenerSettings
 from dicom_listener.spool import Spool
 
 LOGGER = logging.getLogger("securemed.dicom_listener")
@@ -107,10 +109,10 @@ def _host(address: Any) -> str:
     return str(address[0]) if isinstance(address, tuple) and address else "?"
 
 
-def build_ssl_context(tls: TLSSettings) -> ssl.SSLContext:
+def build_ssl_context(tls: TLSFiles) -> ssl.SSLContext:
     """Server context: TLS 1.2+, our certificate, client certificates verified against ca_file.
 
-    Raises SettingsError when a file is missing or the key does not match the certificate.
+    Raises ListenerConfigError when a file is missing or the key does not match the certificate.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -118,7 +120,7 @@ def build_ssl_context(tls: TLSSettings) -> ssl.SSLContext:
         context.load_cert_chain(tls.cert_file, tls.key_file)
         context.load_verify_locations(cafile=tls.ca_file)
     except (OSError, ssl.SSLError) as exc:
-        raise SettingsError(f"TLS files cannot be loaded: {exc.__class__.__name__}: {exc}") from exc
+        raise ListenerConfigError("tls", f"TLS files cannot be loaded: {exc.__class__.__name__}: {exc}") from exc
     context.verify_mode = ssl.CERT_REQUIRED if tls.require_client_cert else ssl.CERT_OPTIONAL
     return context
 
@@ -222,7 +224,7 @@ def create_server(
     """Bind `address`, start serving in a background thread, return (server, bound port).
 
     Uses `spool` if given (the caller keeps ownership), else opens settings.spool_dir (recovering
-    it) and closes it on shutdown. Raises SettingsError for bad TLS files, ListenerError when the
+    it) and closes it on shutdown. Raises ListenerConfigError for bad TLS files, ListenerError when the
     address cannot be bound.
     """
     owns_spool = spool is None

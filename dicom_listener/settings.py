@@ -7,48 +7,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dicom_listener.errors import SettingsError
-
-AE_TITLE_MAX_LEN = 16
-
-
-def normalize_ae_title(value: str, what: str = "AE title") -> str:
-    """Return `value` without the non-significant leading/trailing spaces, or raise SettingsError.
-
-    PS3.5 AE: 1-16 characters of the default repertoire, no backslash, no control characters,
-    not only spaces.
-    """
-    if not isinstance(value, str):
-        raise SettingsError(f"{what} must be a str, not {type(value).__name__}")
-    stripped = value.strip(" ")
-    if not stripped:
-        raise SettingsError(f"{what} must not be empty or only spaces")
-    if len(value) > AE_TITLE_MAX_LEN:
-        raise SettingsError(f"{what} {value!r} is longer than {AE_TITLE_MAX_LEN} characters")
-    if any(not (0x20 <= ord(ch) < 0x7F) or ch == "\\" for ch in stripped):
-        raise SettingsError(
-            f"{what} {value!r} contains a control, non-ASCII or backslash character"
-        )
-    return stripped
+from common.aetitle import ae_title_problem
+from common.tls import TLSFiles
+from dicom_listener.errors import ListenerConfigError
 
 
-@dataclass(frozen=True)
-class TLSSettings:
-    """DICOM TLS (PS3.15 B.1 style, mutual by default).
 
-    cert_file/key_file: the server's PEM certificate (chain) and key; ca_file: the CA bundle that
-    client certificates must chain to. With require_client_cert=False a client may connect without a
-    certificate, but a certificate it does present must still verify against ca_file.
-    """
-
-    cert_file: Path
-    key_file: Path
-    ca_file: Path
-    require_client_cert: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("cert_file", "key_file", "ca_file"):
-            object.__setattr__(self, name, Path(getattr(self, name)))
+def normalize_ae_title(value: str, what: str = "ae_title") -> str:
+    """`value` without its non-significant spaces, or ListenerConfigError naming `what`."""
+    problem = ae_title_problem(value)
+    if problem is not None:
+        raise ListenerConfigError(what, problem)
+    return value.strip(" ")
 
 
 @dataclass(frozen=True)
@@ -77,29 +47,29 @@ class ListenerSettings:
     dimse_timeout_s: float = 60.0
     network_timeout_s: float = 60.0
     max_associations: int = 10
-    tls: TLSSettings | None = field(default=None)
+    tls: TLSFiles | None = field(default=None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ae_title", normalize_ae_title(self.ae_title, "ae_title"))
         aets = self.allowed_calling_aets
         if isinstance(aets, str) or not isinstance(aets, Iterable):
-            raise SettingsError("allowed_calling_aets must be a collection of AE titles")
+            raise ListenerConfigError("allowed_calling_aets", "must be a collection of AE titles")
         object.__setattr__(
             self,
             "allowed_calling_aets",
-            frozenset(normalize_ae_title(a, "allowed calling AE title") for a in aets),
+            frozenset(normalize_ae_title(a, "allowed_calling_aets") for a in aets),
         )
         object.__setattr__(self, "spool_dir", Path(self.spool_dir))
         for name in ("quiet_period_s", "acse_timeout_s", "dimse_timeout_s", "network_timeout_s"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise SettingsError(f"{name} must be a finite number >= 0, got {value!r}")
+                raise ListenerConfigError(name, f"must be a finite number >= 0, got {value!r}")
         for name in ("acse_timeout_s", "dimse_timeout_s", "network_timeout_s"):
             if getattr(self, name) == 0:
-                raise SettingsError(f"{name} must be > 0")
+                raise ListenerConfigError(name, "must be > 0")
         if not isinstance(self.max_pdu, int) or (self.max_pdu != 0 and self.max_pdu < 4096):
-            raise SettingsError(f"max_pdu must be 0 (unlimited) or >= 4096, got {self.max_pdu!r}")
+            raise ListenerConfigError("max_pdu", f"must be 0 (unlimited) or >= 4096, got {self.max_pdu!r}")
         if not isinstance(self.max_associations, int) or self.max_associations < 1:
-            raise SettingsError(f"max_associations must be >= 1, got {self.max_associations!r}")
-        if self.tls is not None and not isinstance(self.tls, TLSSettings):
-            raise SettingsError("tls must be a TLSSettings or None")
+            raise ListenerConfigError("max_associations", f"must be >= 1, got {self.max_associations!r}")
+        if self.tls is not None and not isinstance(self.tls, TLSFiles):
+            raise ListenerConfigError("tls", "must be a common.tls.TLSFiles or None")

@@ -76,7 +76,7 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import UID
 
 from dicom_listener.errors import (
-    SettingsError,
+    ListenerConfigError,
     SpoolError,
     SpoolWriteError,
     StudyAlreadyClaimed,
@@ -271,7 +271,7 @@ class Spool:
 
     def __init__(self, root: Path | str, quiet_period_s: float = 10.0) -> None:
         if quiet_period_s < 0:
-            raise SettingsError("quiet_period_s must be >= 0")
+            raise ListenerConfigError("quiet_period_s", "must be >= 0")
         self.root = Path(root)
         self.quiet_period_s = float(quiet_period_s)
         self.incoming = self.root / INCOMING

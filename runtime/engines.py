@@ -18,6 +18,8 @@ Warm-up feeds synthetic zero images; nothing here sees patient data.
 
 from __future__ import annotations
 
+from common.errors import ExitCode
+
 import dataclasses
 import logging
 import time
@@ -44,11 +46,15 @@ GPU_PRECISIONS = ("fp32", "fp16")
 
 
 class EngineBuildError(RuntimeFailure):
-    """TensorRT engines cannot be built for this bundle with these settings."""
+    """TensorRT engines cannot be built for this bundle with these settings (exit 78)."""
+
+    exit_code = ExitCode.CONFIG
 
 
 class TensorRTUnavailable(EngineBuildError, ProviderUnavailable):
-    """The TensorRT execution provider is missing from, or cannot be loaded by, this onnxruntime."""
+    """The TensorRT execution provider is missing from, or cannot be loaded by, this onnxruntime (exit 69)."""
+
+    exit_code = ExitCode.UNAVAILABLE
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from common.errors import ExitCode, SecureMedError
 
-class RuntimeFailure(Exception):
+
+class RuntimeFailure(SecureMedError):
     """Base class of every error raised by runtime/."""
 
 
 class BundleError(RuntimeFailure):
-    """The model bundle cannot be used: missing, malformed manifest, unknown precision."""
+    """The model bundle cannot be used: missing, malformed manifest, unknown precision (exit 78)."""
+
+    exit_code = ExitCode.CONFIG
 
 
 class BundleIntegrityError(BundleError):
@@ -16,7 +20,9 @@ class BundleIntegrityError(BundleError):
 
 
 class PreprocessError(RuntimeFailure):
-    """The image cannot be turned into model input."""
+    """The image cannot be turned into model input (exit 65)."""
+
+    exit_code = ExitCode.DATAERR
 
 
 class UnsupportedImage(PreprocessError):

@@ -38,9 +38,9 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import Tag
 
-from appliance.deid.header import Deidentifier
-from appliance.deid.options import DeidOptions
-from tests.appliance.deid.factory import (
+from deid.header.engine import Deidentifier
+from deid.options import DeidOptions
+from deid.testing import (
     SECRET,
     nested_phi,
     plant_every_row,
@@ -300,7 +300,7 @@ def keeps_what_a_peer_changes(table: dict[int, dict[str, str]]) -> dict[int, dic
 def leaks(raw: bytes) -> dict[str, int]:
     """Occurrences, anywhere in the file (nested items, private blocks, file meta), of the planted
     text tokens, planted UIDs and planted 1953 dates."""
-    from tests.appliance.deid.factory import PLANTED_UID_ROOT, TOKEN
+    from deid.testing import PLANTED_UID_ROOT, TOKEN
 
     return {"tokens": raw.count(TOKEN.encode()), "uids": raw.count(PLANTED_UID_ROOT.encode()), "dates": raw.count(b"1953")}
 

@@ -1,5 +1,5 @@
 """Synthetic clinical texts with planted PHI and gold spans, for training and measuring the
-free-text redactor (appliance/deid/text.py).
+free-text redactor (deid/text/).
 
 Three kinds of document: radiology reports (header block, history, comparison, findings,
 communication, signature, footer), clinical notes (ED / admission style) and DICOM free-text
@@ -19,7 +19,7 @@ directly from the provider modules, no Faker instance, so generation is determin
 token is assigned to the "train" or "eval" half by a hash of its folded spelling
 (`split_of`): the name model is trained on the train half only, the evaluation corpus draws
 from the eval half only, and street/city names are built from those same halves. A token that
-appears in several locales lands in the same half everywhere; `tests/appliance/deid/test_text.py`
+appears in several locales lands in the same half everywhere; `tests/deid/test_text.py`
 asserts that the halves do not intersect.
 
 Needs Faker (a dev/train dependency); the appliance does not import this module.
@@ -37,7 +37,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Literal
 
-from appliance.deid.text_model import fold
+from deid.text.model import fold
 
 Split = Literal["train", "eval"]
 

@@ -1,4 +1,4 @@
-"""Train the name model of the free-text redactor (appliance/deid/text_model.py).
+"""Train the name model of the free-text redactor (deid/text_model.py).
 
 Positives: the "train" half of the name pool of training/phi_corpus.py (first and last names of
 28 Faker locales) plus the capitalised entries (proper nouns: names, places) of an English word
@@ -9,7 +9,7 @@ Negatives: the lower-case words of that list (default /usr/share/dict/words, Deb
 are removed from the negatives so that they stay unseen. Prints a validation on the "eval" half
 of the names and a hashed tenth of the word list, then writes the model:
 
-    python -m training.phi_name_model            # -> appliance/deid/textdata/name_model.npz
+    python -m training.phi_name_model            # -> deid/text/data/name_model.npz
 
 Pure numpy, about ten seconds on one core; deterministic (same inputs, same bytes). Needs Faker (train dependency).
 """
@@ -25,17 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.deid.text_model import MODEL_FILE, NameModel, fold, train
+from deid.text.model import MODEL_FILE, NameModel, fold, train
 from training.phi_corpus import iter_clinical_terms, name_pool, split_of
 
 DEFAULT_WORDS = Path("/usr/share/dict/words")
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "appliance" / "deid" / "textdata" / MODEL_FILE
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "deid" / "text" / "data" / MODEL_FILE
 
 
 def _lexicon() -> list[str]:
     text = (
-        resources.files("appliance.deid")
-        .joinpath("textdata", "clinical_lexicon.txt")
+        resources.files("deid.text")
+        .joinpath("data", "clinical_lexicon.txt")
         .read_text("utf-8")
     )
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]

@@ -3,17 +3,23 @@ and from gRPC status codes only in `client`."""
 
 from __future__ import annotations
 
+from common.errors import ExitCode, SecureMedError
 
-class DeliveryError(Exception):
+
+class DeliveryError(SecureMedError):
     """Base class for delivery errors."""
 
 
 class TLSPolicyError(DeliveryError):
     """The server would accept a TLS version below 1.3, or TLS material is unusable."""
 
+    exit_code = ExitCode.CONFIG
+
 
 class ServerSetupError(DeliveryError):
     """The server cannot be created (unusable TLS files, address cannot be bound)."""
+
+    exit_code = ExitCode.CONFIG
 
 
 class StoreError(DeliveryError):
@@ -25,6 +31,8 @@ class ReportNotFound(DeliveryError):
 
     Raised by the store and, for NOT_FOUND answers, by the client."""
 
+    exit_code = ExitCode.NOINPUT
+
 
 class StoreConflict(StoreError):
     """An envelope with the same (recipient, report id) but different routing is already stored."""
@@ -32,6 +40,8 @@ class StoreConflict(StoreError):
 
 class ClientError(DeliveryError):
     """Base class for errors the client library raises for RPC failures."""
+
+    exit_code = ExitCode.UNAVAILABLE
 
 
 class NotAuthorized(ClientError):

@@ -19,6 +19,8 @@ hands the appliance its server key, server certificate and the CA certificate.
 
 from __future__ import annotations
 
+from common.errors import ExitCode, SecureMedError
+
 import datetime as _dt
 import ipaddress
 import os
@@ -38,8 +40,10 @@ _CLINICIAN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 DEFAULT_CLINICIANS: tuple[str, ...] = ("dr-a", "dr-b")
 
 
-class PKIError(Exception):
-    """Base class for development PKI errors."""
+class PKIError(SecureMedError):
+    """Base class for development PKI errors (a configuration problem: exit 78)."""
+
+    exit_code = ExitCode.CONFIG
 
 
 class InvalidClinicianId(PKIError):

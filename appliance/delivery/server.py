@@ -8,7 +8,7 @@ Contract
   stops. The returned `DeliveryServer` is a `grpc.Server` plus `set_serving`
   and `port`; it refuses extra ports so nothing bypasses mutual TLS.
 * Client certificates are required and verified against the site CA
-  (``ServerTLSConfig.client_ca_file``). The caller is the clinician named by
+  (``TLSFiles.ca_file``). The caller is the clinician named by
   the certificate's one SAN URI ``urn:securemed:clinician:<id>``
   (`appliance.delivery.pki.clinician_uri`); the CN is ignored. A certificate
   without exactly one such URI, or whose extended key usage excludes
@@ -45,6 +45,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 # (appliance/delivery/__init__.py has already applied tlspolicy before grpc was imported.)
+from common.tls import TLSFiles
+
 from . import tlspolicy
 from .codec import envelope_to_proto
 from .errors import ReportNotFound, ServerSetupError, StoreError, TLSPolicyError
@@ -62,21 +64,6 @@ MAX_PAGE_BYTES = 3 * 1024 * 1024
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ServerTLSConfig:
-    """PEM files for the server side of mutual TLS.
-
-    `require_handshake_refusal`: when True (the default), `start()` fails if a
-    TLS 1.2 handshake is accepted; False keeps serving with only the per-RPC
-    TLS 1.3 check (for processes that cannot control when grpc is imported).
-    """
-
-    cert_file: Path
-    key_file: Path
-    client_ca_file: Path
-    require_handshake_refusal: bool = True
-
-
 def _read(path: Path, what: str) -> bytes:
     try:
         data = Path(path).read_bytes()
@@ -87,11 +74,11 @@ def _read(path: Path, what: str) -> bytes:
     return data
 
 
-def server_credentials(tls: ServerTLSConfig) -> grpc.ServerCredentials:
+def server_credentials(tls: TLSFiles) -> grpc.ServerCredentials:
     """Mutual-TLS credentials: client certificates required and verified against the site CA."""
     return grpc.ssl_server_credentials(
         [(_read(tls.key_file, "server key"), _read(tls.cert_file, "server certificate"))],
-        root_certificates=_read(tls.client_ca_file, "client CA certificate"),
+        root_certificates=_read(tls.ca_file, "client CA certificate"),
         require_client_auth=True,
     )
 
@@ -238,13 +225,13 @@ class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
 class DeliveryServer(grpc.Server):
     """A `grpc.Server` serving ReportDelivery and Health on one mutual-TLS port."""
 
-    def __init__(self, server: grpc.Server, port: int, probe_host: str, tls: ServerTLSConfig,
+    def __init__(self, server: grpc.Server, port: int, probe_host: str, require_handshake_refusal: bool,
                  store: EnvelopeStore, health_servicer: health.HealthServicer,
                  stopping: threading.Event) -> None:
         self._server = server
         self._port = port
         self._probe_host = probe_host
-        self._tls = tls
+        self._require_handshake_refusal = require_handshake_refusal
         self._store = store
         self._health = health_servicer
         self._stopping = stopping
@@ -270,7 +257,7 @@ class DeliveryServer(grpc.Server):
             self._server.stop(None)
             raise TLSPolicyError(f"TLS policy probe of port {self._port} failed: {exc}") from exc
         if accepted:
-            if self._tls.require_handshake_refusal:
+            if self._require_handshake_refusal:
                 self._server.stop(None)
                 raise TLSPolicyError(
                     "the delivery server accepted a TLS 1.2 handshake; import appliance.delivery "
@@ -314,15 +301,20 @@ def _probe_host(address: str) -> str:
 def create_server(
     address: str,
     store: EnvelopeStore,
-    tls: ServerTLSConfig,
+    tls: TLSFiles,
     *,
+    require_handshake_refusal: bool = True,
     max_workers: int = 8,
     max_watchers: Optional[int] = None,
     watch_wait: float = 1.0,
 ) -> tuple[DeliveryServer, int]:
     """Bind the delivery server on `address` (``host:port``; port 0 = any free port).
 
-    Returns the not yet started server and the bound port. `max_watchers`
+    Returns the not yet started server and the bound port. `tls.ca_file` is the CA that client
+    certificates must chain to (a client certificate is always required). With
+    `require_handshake_refusal` (the default), `start()` fails if a TLS 1.2 handshake is accepted;
+    False keeps serving with only the per-RPC TLS 1.3 check (for processes that cannot control when
+    grpc is imported). `max_watchers`
     (default ``max_workers - 2``, at least 1) caps concurrent WatchReports
     streams so unary RPCs keep worker threads. Raises `ServerSetupError` if
     the TLS files are unusable or the address cannot be bound.
@@ -348,6 +340,7 @@ def create_server(
         port = server.add_secure_port(address, creds)
     except RuntimeError as exc:
         raise ServerSetupError(f"cannot bind {address} with the given TLS material: {exc}") from exc
-    delivery = DeliveryServer(server, port, _probe_host(address), tls, store, health_servicer, stopping)
+    delivery = DeliveryServer(server, port, _probe_host(address), require_handshake_refusal, store, health_servicer,
+                              stopping)
     delivery.set_serving(False)
     return delivery, port

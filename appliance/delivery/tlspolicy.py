@@ -30,7 +30,7 @@ The mechanism (three layers)
    TLS 1.2-only ClientHello (`tls12_accepted`) to the bound port; if the
    server answers with a ServerHello, it stops the server and raises
    `TLSPolicyError`, unless the operator explicitly set
-   ``ServerTLSConfig.require_handshake_refusal=False``, in which case it logs
+   ``create_server(..., require_handshake_refusal=False)``, in which case it logs
    and relies on layer 3.
 3. Per RPC (defence in depth). `RequireTLS13Interceptor` wraps every handler,
    the health service's included; it reads the negotiated version from the

@@ -29,7 +29,7 @@ ENV = dict(os.environ, PYTHONUNBUFFERED="1")
 
 
 def securemed(*args: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "appliance", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env=ENV, check=check)
 
 
@@ -74,7 +74,7 @@ def start(directory: Path) -> Running:
     ports_file = directory / "state" / "ports.json"
     ports_file.unlink(missing_ok=True)
     log = open(directory / "appliance.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "appliance", "serve", "--config", str(directory / "appliance.toml")],
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--config", str(directory / "appliance.toml")],
                             cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=ENV)
     deadline = time.monotonic() + 60
     while not ports_file.exists():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -15,6 +16,8 @@ from appliance.pipeline import Job, Outcome, StageFailed, Withheld, run_pipeline
 class Step:
     name: str
     effect: str = "ok"
+    reads: ClassVar[frozenset[str]] = frozenset({"files"})
+    writes: ClassVar[frozenset[str]] = frozenset({"bundle_id", "privacy"})
 
     def __call__(self, job: Job) -> Job:
         if self.effect == "withhold":

@@ -1,4 +1,4 @@
-"""ListenerSettings / TLSSettings validation."""
+"""ListenerSettings / TLSFiles validation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dicom_listener import ListenerSettings, SettingsError, TLSSettings
+from dicom_listener import ListenerSettings, ListenerConfigError, TLSFiles
 
 
 def _settings(**overrides: Any) -> ListenerSettings:
@@ -58,11 +58,11 @@ def test_empty_allow_list_is_allowed_and_means_nobody() -> None:
     ],
 )
 def test_invalid_settings_are_refused(overrides: dict[str, Any]) -> None:
-    with pytest.raises(SettingsError):
+    with pytest.raises(ListenerConfigError):
         _settings(**overrides)
 
 
 def test_tls_settings_coerce_paths() -> None:
-    tls = TLSSettings("c.pem", "k.pem", "ca.pem")
+    tls = TLSFiles("c.pem", "k.pem", "ca.pem")
     assert tls.cert_file == Path("c.pem") and tls.require_client_cert is True
     assert _settings(tls=tls).tls is tls

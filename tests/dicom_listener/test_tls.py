@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
-from dicom_listener import SettingsError, TLSSettings, build_ssl_context  # noqa: E402
+from dicom_listener import ListenerConfigError, TLSFiles, build_ssl_context  # noqa: E402
 
 from .conftest import (  # noqa: E402
     CR_IMAGE_STORAGE,
@@ -144,7 +144,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 @pytest.fixture
 def tls_listener(start_listener: Callable[..., Listener], pki: Pki) -> Listener:
     return start_listener(
-        tls=TLSSettings(pki.server_cert, pki.server_key, pki.ca), network_timeout_s=5.0
+        tls=TLSFiles(pki.server_cert, pki.server_key, pki.ca), network_timeout_s=5.0
     )
 
 
@@ -223,13 +223,13 @@ def test_dcmtk_echoscu_over_mutual_tls(tls_listener: Listener, pki: Pki) -> None
 
 
 def test_bad_tls_files_are_a_settings_error(pki: Pki, tmp_path: Path) -> None:
-    with pytest.raises(SettingsError):
-        build_ssl_context(TLSSettings(tmp_path / "missing.crt", pki.server_key, pki.ca))
-    with pytest.raises(SettingsError):
+    with pytest.raises(ListenerConfigError):
+        build_ssl_context(TLSFiles(tmp_path / "missing.crt", pki.server_key, pki.ca))
+    with pytest.raises(ListenerConfigError):
         build_ssl_context(
-            TLSSettings(pki.server_cert, pki.client_key, pki.ca)
+            TLSFiles(pki.server_cert, pki.client_key, pki.ca)
         )  # key does not match
     context = build_ssl_context(
-        TLSSettings(pki.server_cert, pki.server_key, pki.ca, require_client_cert=False)
+        TLSFiles(pki.server_cert, pki.server_key, pki.ca, require_client_cert=False)
     )
     assert context.verify_mode == ssl.CERT_OPTIONAL

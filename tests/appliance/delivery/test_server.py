@@ -30,7 +30,8 @@ from appliance.delivery.errors import (
 )
 from appliance.delivery.pb import reports_pb2 as pb
 from appliance.delivery.pb import reports_pb2_grpc as pb_grpc
-from appliance.delivery.server import SERVICE_NAME, ServerTLSConfig, create_server
+from appliance.delivery.server import SERVICE_NAME, create_server
+from common.tls import TLSFiles
 from appliance.envelope import BadSignature, WrongRecipient
 
 from .conftest import SECRET_FINDINGS
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def served(pki, store):
-    server, port = create_server("127.0.0.1:0", store, ServerTLSConfig(pki.server_cert, pki.server_key, pki.ca_cert),
+    server, port = create_server("127.0.0.1:0", store, TLSFiles(pki.server_cert, pki.server_key, pki.ca_cert),
                                  max_workers=6, max_watchers=2, watch_wait=0.2)
     server.start()
     yield server, port
@@ -159,7 +160,7 @@ def test_watch_without_unacked_starts_at_now(served, store, pki, keys, make_enve
 
 
 def test_watch_ends_when_server_stops(pki, keys, store):
-    server, port = create_server("127.0.0.1:0", store, ServerTLSConfig(pki.server_cert, pki.server_key, pki.ca_cert),
+    server, port = create_server("127.0.0.1:0", store, TLSFiles(pki.server_cert, pki.server_key, pki.ca_cert),
                                  watch_wait=0.2)
     server.start()
     with client(pki, keys, "dr-a", port) as dr_a:
@@ -362,11 +363,11 @@ def test_server_listens_only_on_its_mtls_port(served, pki, store, tmp_path):
     with pytest.raises(TLSPolicyError):
         server.add_insecure_port("127.0.0.1:0")
     with pytest.raises(ServerSetupError):
-        create_server("127.0.0.1:0", store, ServerTLSConfig(tmp_path / "missing.pem", pki.server_key, pki.ca_cert))
+        create_server("127.0.0.1:0", store, TLSFiles(tmp_path / "missing.pem", pki.server_key, pki.ca_cert))
     not_pem = tmp_path / "x.pem"
     not_pem.write_text("hello")
     with pytest.raises(ServerSetupError):
-        create_server("127.0.0.1:0", store, ServerTLSConfig(pki.server_cert, not_pem, pki.ca_cert))
+        create_server("127.0.0.1:0", store, TLSFiles(pki.server_cert, not_pem, pki.ca_cert))
 
 
 def test_unauthenticated_maps_to_not_authorized(served, pki, tmp_path):

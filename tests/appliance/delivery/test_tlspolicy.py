@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from appliance.delivery import tlspolicy
-from appliance.delivery.server import ServerTLSConfig, create_server
+from appliance.delivery.server import create_server
+from common.tls import TLSFiles
 
 ROOT = Path(__file__).resolve().parents[3]
 OPENSSL = shutil.which("openssl")
@@ -24,7 +25,7 @@ CURL = shutil.which("curl")
 
 @pytest.fixture
 def served(pki, store):
-    server, port = create_server("127.0.0.1:0", store, ServerTLSConfig(pki.server_cert, pki.server_key, pki.ca_cert))
+    server, port = create_server("127.0.0.1:0", store, TLSFiles(pki.server_cert, pki.server_key, pki.ca_cert))
     server.start()
     yield server, port
     server.stop(0).wait(5)
@@ -91,19 +92,20 @@ _GRPC_FIRST = textwrap.dedent("""
     from pathlib import Path
     from appliance.delivery import tlspolicy
     from appliance.delivery.errors import TLSPolicyError
-    from appliance.delivery.server import ServerTLSConfig, create_server
+    from appliance.delivery.server import create_server
+    from common.tls import TLSFiles
     from appliance.delivery.store import EnvelopeStore
     ca, cert, key, db = map(Path, sys.argv[1:5])
     store = EnvelopeStore(db)
     print("effective", tlspolicy.handshake_policy_effective(), flush=True)
-    strict, _ = create_server("127.0.0.1:0", store, ServerTLSConfig(cert, key, ca))
+    strict, _ = create_server("127.0.0.1:0", store, TLSFiles(cert, key, ca))
     try:
         strict.start()
         print("strict started", flush=True)
     except TLSPolicyError:
         print("strict refused to serve", flush=True)
     lenient, port = create_server("127.0.0.1:0", store,
-                                  ServerTLSConfig(cert, key, ca, require_handshake_refusal=False))
+                                  TLSFiles(cert, key, ca), require_handshake_refusal=False)
     lenient.start()
     print("port", port, flush=True)
     sys.stdin.read()

@@ -1,0 +1,1 @@
+"""Free-text de-identification: Presidio on a blank spaCy pipeline with the project's recognizers."""
