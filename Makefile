@@ -9,12 +9,14 @@ TORCH_SPEC ?= torch==2.13.0
 BUNDLE ?= models/demo-cxr
 DEMO_DIR ?= work/demo
 
-.PHONY: help system-deps system-deps-demo venv venv-appliance test test-fast demo demo-model clean
+.PHONY: help system-deps system-deps-demo venv venv-appliance lint typecheck test test-fast demo demo-model clean
 
 help:
 	@echo "make test        set up everything and run the test suite"
 	@echo "make demo        set up the appliance (no torch) and run it end to end"
 	@echo "make demo-model  rebuild the demo model bundle from nothing (phantoms, training, export)"
+	@echo "make lint        ruff (lint and format) and the import contracts (import-linter)"
+	@echo "make typecheck   mypy"
 
 # Debian packages. The demo needs DCMTK (the PACS peer), tesseract (Clean Pixel Data) and openssl;
 # the tests also use dicom3tools (dciodvfy) and Orthanc (a peer de-identifier). Installed when running
@@ -54,6 +56,15 @@ $(VENV)-appliance/.installed: pyproject.toml
 
 venv: $(VENV)/.dev-installed
 venv-appliance: $(VENV)-appliance/.installed
+
+# ruff's lint rules and formatting, and the layering contracts (pyproject.toml [tool.importlinter]).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+typecheck: venv
+	$(VENV)/bin/mypy
 
 test: system-deps venv
 	$(PY) -m pytest

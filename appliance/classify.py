@@ -18,8 +18,9 @@ withholds the study as "unsupported class").
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from appliance.pipeline import PrivacyClass
 
@@ -68,7 +69,7 @@ def body_region(ds: Any) -> str | None:
 
 
 @dataclass(frozen=True)
-class Rule:
+class ClassRule:
     modalities: frozenset[str]
     region: str
     privacy: PrivacyClass
@@ -77,17 +78,17 @@ class Rule:
         return modality in self.modalities and region == self.region
 
 
-RULES: tuple[Rule, ...] = (
-    Rule(frozenset({"CT"}), "HEAD", HEAD_CT),
-    Rule(frozenset({"MR"}), "BREAST", BREAST_MRI),
-    Rule(frozenset({"CT"}), "ABDOMEN", ABDOMEN_CT),
-    Rule(frozenset({"CT"}), "CHEST", CHEST_CT),
-    Rule(RADIOGRAPHY, "CHEST", CHEST_XRAY),
-    Rule(RADIOGRAPHY, "HAND", HAND_XRAY),
+RULES: tuple[ClassRule, ...] = (
+    ClassRule(frozenset({"CT"}), "HEAD", HEAD_CT),
+    ClassRule(frozenset({"MR"}), "BREAST", BREAST_MRI),
+    ClassRule(frozenset({"CT"}), "ABDOMEN", ABDOMEN_CT),
+    ClassRule(frozenset({"CT"}), "CHEST", CHEST_CT),
+    ClassRule(RADIOGRAPHY, "CHEST", CHEST_XRAY),
+    ClassRule(RADIOGRAPHY, "HAND", HAND_XRAY),
 )
 
 
-def classify(ds: Any, rules: Sequence[Rule] = RULES) -> PrivacyClass | None:
+def classify(ds: Any, rules: Sequence[ClassRule] = RULES) -> PrivacyClass | None:
     modality = str(getattr(ds, "Modality", "") or "").upper()
     region = body_region(ds)
     return next((r.privacy for r in rules if r.matches(modality, region)), None)

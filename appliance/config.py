@@ -56,12 +56,21 @@ class DicomConfig:
                 problems += [prefix + p for p in exc.problems]
         return problems
 
-    def listener_settings(self, spool_dir: Path, *, allowed_calling_aets: tuple[str, ...] | None = None,
-                          ) -> ListenerSettings:
+    def listener_settings(
+        self,
+        spool_dir: Path,
+        *,
+        allowed_calling_aets: tuple[str, ...] | None = None,
+    ) -> ListenerSettings:
         """The listener's settings for this table (ListenerConfigError if the listener refuses them)."""
         aets = self.allowed_calling_aets if allowed_calling_aets is None else allowed_calling_aets
-        return ListenerSettings(ae_title=self.ae_title, allowed_calling_aets=frozenset(aets), spool_dir=spool_dir,
-                                quiet_period_s=self.quiet_period_s, tls=self.tls)
+        return ListenerSettings(
+            ae_title=self.ae_title,
+            allowed_calling_aets=frozenset(aets),
+            spool_dir=spool_dir,
+            quiet_period_s=self.quiet_period_s,
+            tls=self.tls,
+        )
 
 
 PRECISIONS = ("fp32", "int8", "fp16")
@@ -104,8 +113,10 @@ class ModelConfig:
             problems.append(f"{prefix}max_batch: must be >= 1")
         for i, provider in enumerate(self.providers):
             if provider not in EXECUTION_PROVIDERS:
-                problems.append(f"{prefix}providers[{i}]: {provider!r} is not an execution provider "
-                                f"({', '.join(EXECUTION_PROVIDERS)})")
+                problems.append(
+                    f"{prefix}providers[{i}]: {provider!r} is not an execution provider "
+                    f"({', '.join(EXECUTION_PROVIDERS)})"
+                )
             elif provider in self.providers[:i]:
                 problems.append(f"{prefix}providers[{i}]: {provider!r} is listed twice")
         if self.device_id < 0:
@@ -125,8 +136,12 @@ class ModelConfig:
         """What ONNX Runtime is told (runtime.session). `serve` and `build-engines` both pass the
         bundle's max_new_tokens (TensorRT plans past lengths up to it), so their engines match."""
         settings = SessionSettings(
-            intra_op_threads=self.threads, allow_spinning=self.allow_spinning, providers=self.providers,
-            device_id=self.device_id, engine_cache_dir=self.engine_cache_dir, max_batch=self.max_batch,
+            intra_op_threads=self.threads,
+            allow_spinning=self.allow_spinning,
+            providers=self.providers,
+            device_id=self.device_id,
+            engine_cache_dir=self.engine_cache_dir,
+            max_batch=self.max_batch,
         )
         return settings if max_new_tokens is None else replace(settings, max_new_tokens=max_new_tokens)
 
@@ -222,8 +237,6 @@ class ApplianceConfig:
         for i, c in enumerate(self.clinicians):
             files[f"clinicians[{i}].public_key_file"] = c.public_key_file
         return files
-
-
 
 
 def parse_config(raw: Mapping[str, Any], *, base: Path | None = None) -> ApplianceConfig:

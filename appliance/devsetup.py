@@ -18,11 +18,16 @@ import stat
 from pathlib import Path
 
 from appliance.delivery.pki import create_dev_pki
-from deid.mapping import create_key_file
 from appliance.envelope import (
-    generate_ecies_keypair, generate_signing_key, key_id_for, save_ecies_private_key, save_ecies_public_key,
-    save_signing_key, save_verify_key,
+    generate_ecies_keypair,
+    generate_signing_key,
+    key_id_for,
+    save_ecies_private_key,
+    save_ecies_public_key,
+    save_signing_key,
+    save_verify_key,
 )
+from deid.mapping import create_key_file
 
 CLINICIANS = ("dr-a", "dr-b")
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "demo-cxr"
@@ -43,8 +48,15 @@ def _write_secret(path: Path, data: bytes) -> None:
     os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
 
 
-def init_dev(directory: Path, *, dicom_port: int = 11112, grpc_port: int = 50051,
-             bundle: Path = DEFAULT_BUNDLE, quiet_period_s: float = 2.0, force: bool = False) -> Path:
+def init_dev(
+    directory: Path,
+    *,
+    dicom_port: int = 11112,
+    grpc_port: int = 50051,
+    bundle: Path = DEFAULT_BUNDLE,
+    quiet_period_s: float = 2.0,
+    force: bool = False,
+) -> Path:
     """Write the dev installation; returns the path of appliance.toml."""
     directory = directory.resolve()
     config_path = directory / "appliance.toml"
@@ -69,71 +81,91 @@ def init_dev(directory: Path, *, dicom_port: int = 11112, grpc_port: int = 50051
         save_ecies_private_key(directory / "clinicians" / f"{clinician}.ecies.key", pair.private_key)
         save_ecies_public_key(directory / "clinicians" / f"{clinician}.ecies.pub", pair.public_key)
         cert, key = pki.clients[clinician]
-        (directory / f"{clinician}.toml").write_text("\n".join([
-            f"# SecureMed Edge client config for {clinician} (development).",
-            f"clinician_id = {_toml_str(clinician)}",
-            f"target = {_toml_str(f'localhost:{grpc_port}')}",
-            f"ca_file = {_toml_str(pki.ca_cert.relative_to(directory))}",
-            f"cert_file = {_toml_str(cert.relative_to(directory))}",
-            f"key_file = {_toml_str(key.relative_to(directory))}",
-            f"ecies_private_key_file = {_toml_str(f'clinicians/{clinician}.ecies.key')}",
-            "",
-            "[trusted_appliance_keys]",
-            f"{_toml_str(key_id)} = {_toml_str('keys/appliance-signing.pub')}",
-            "",
-        ]))
+        (directory / f"{clinician}.toml").write_text(
+            "\n".join(
+                [
+                    f"# SecureMed Edge client config for {clinician} (development).",
+                    f"clinician_id = {_toml_str(clinician)}",
+                    f"target = {_toml_str(f'localhost:{grpc_port}')}",
+                    f"ca_file = {_toml_str(pki.ca_cert.relative_to(directory))}",
+                    f"cert_file = {_toml_str(cert.relative_to(directory))}",
+                    f"key_file = {_toml_str(key.relative_to(directory))}",
+                    f"ecies_private_key_file = {_toml_str(f'clinicians/{clinician}.ecies.key')}",
+                    "",
+                    "[trusted_appliance_keys]",
+                    f"{_toml_str(key_id)} = {_toml_str('keys/appliance-signing.pub')}",
+                    "",
+                ]
+            )
+        )
 
-    config_path.write_text("\n".join([
-        "# SecureMed Edge appliance config (development). Relative paths are relative to this file.",
-        'state_dir = "state"',
-        'log_level = "INFO"',
-        "",
-        "[dicom]",
-        'ae_title = "SECUREMED"',
-        'bind = "127.0.0.1"',
-        f"port = {dicom_port}",
-        'allowed_calling_aets = ["DEVPACS"]',
-        f"quiet_period_s = {quiet_period_s}",
-        "",
-        "[model]",
-        f"bundle = {_toml_str(bundle.resolve())}",
-        'precision = "fp32"          # fp32 | int8 | fp16 (a variant the bundle has)',
-        "threads = 0                 # ONNX Runtime intra-op threads; 0: every core",
-        "allow_spinning = true       # false on a shared box: idle inference threads sleep",
-        "providers = []              # exactly these; empty: TensorRT -> CUDA -> CPU, as available",
-        "device_id = 0               # the GPU",
-        '# engine_cache_dir = "trt"  # TensorRT engine cache (engines are device-specific)',
-        "max_batch = 8               # most studies generated in one call",
-        "batch_window_ms = 50        # how long the first ready study waits for others (0-5000)",
-        "workers = 0                 # pipeline worker threads; 0: max_batch",
-        "",
-        "[deid]",
-        'secret_file = "keys/deid.secret"',
-        'mapping_key_file = "keys/mapping.key"',
-        "",
-        "[deid.options]",
-        "retain_long_modified_dates = true",
-        "clean_pixel_data = true",
-        "clean_descriptors = true",
-        "",
-        "[signing]",
-        'key_file = "keys/appliance-signing.pem"',
-        f"key_id = {_toml_str(key_id)}",
-        "",
-        "[delivery]",
-        'bind = "127.0.0.1"',
-        f"port = {grpc_port}",
-        "grace_s = 5.0",
-        "",
-        "[delivery.tls]",
-        'cert_file = "pki/server.pem"',
-        'key_file = "pki/server.key"',
-        'ca_file = "pki/ca.pem"',
-        "",
-        "[routing]",
-        'default_recipients = ["dr-a"]',
-        "",
-        *[line for c in CLINICIANS for line in
-          ("[[clinicians]]", f"id = {_toml_str(c)}", f"public_key_file = {_toml_str(f'clinicians/{c}.ecies.pub')}", "")],
-    ]))
+    config_path.write_text(
+        "\n".join(
+            [
+                "# SecureMed Edge appliance config (development). Relative paths are relative to this file.",
+                'state_dir = "state"',
+                'log_level = "INFO"',
+                "",
+                "[dicom]",
+                'ae_title = "SECUREMED"',
+                'bind = "127.0.0.1"',
+                f"port = {dicom_port}",
+                'allowed_calling_aets = ["DEVPACS"]',
+                f"quiet_period_s = {quiet_period_s}",
+                "",
+                "[model]",
+                f"bundle = {_toml_str(bundle.resolve())}",
+                'precision = "fp32"          # fp32 | int8 | fp16 (a variant the bundle has)',
+                "threads = 0                 # ONNX Runtime intra-op threads; 0: every core",
+                "allow_spinning = true       # false on a shared box: idle inference threads sleep",
+                "providers = []              # exactly these; empty: TensorRT -> CUDA -> CPU, as available",
+                "device_id = 0               # the GPU",
+                '# engine_cache_dir = "trt"  # TensorRT engine cache (engines are device-specific)',
+                "max_batch = 8               # most studies generated in one call",
+                "batch_window_ms = 50        # how long the first ready study waits for others (0-5000)",
+                "workers = 0                 # pipeline worker threads; 0: max_batch",
+                "",
+                "[deid]",
+                'secret_file = "keys/deid.secret"',
+                'mapping_key_file = "keys/mapping.key"',
+                "",
+                "[deid.options]",
+                "retain_long_modified_dates = true",
+                "clean_pixel_data = true",
+                "clean_descriptors = true",
+                "",
+                "[deid.pixels]               # Clean Pixel Data (deid.pixels.settings.PixelCleanSettings)",
+                "ocr_workers = 2             # tesseract processes in parallel",
+                "timeout_s = 60.0            # per tesseract call",
+                "",
+                "[signing]",
+                'key_file = "keys/appliance-signing.pem"',
+                f"key_id = {_toml_str(key_id)}",
+                "",
+                "[delivery]",
+                'bind = "127.0.0.1"',
+                f"port = {grpc_port}",
+                "grace_s = 5.0",
+                "",
+                "[delivery.tls]",
+                'cert_file = "pki/server.pem"',
+                'key_file = "pki/server.key"',
+                'ca_file = "pki/ca.pem"',
+                "",
+                "[routing]",
+                'default_recipients = ["dr-a"]',
+                "",
+                *[
+                    line
+                    for c in CLINICIANS
+                    for line in (
+                        "[[clinicians]]",
+                        f"id = {_toml_str(c)}",
+                        f"public_key_file = {_toml_str(f'clinicians/{c}.ecies.pub')}",
+                        "",
+                    )
+                ],
+            ]
+        )
+    )
     return config_path

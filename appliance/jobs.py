@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from appliance.pipeline import Outcome
+from common.sqlite import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -66,42 +66,43 @@ def batch_job_id(study_uid: str, files: list[Path] | tuple[Path, ...]) -> str:
 
 
 class JobStore:
-    """Thread-safe; every method is one transaction."""
+    """Thread-safe; every method is one transaction (common.sqlite.Database: WAL, synchronous=FULL)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        self._db = Database(path, _SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     def _tx(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = self._db.execute(sql, args)
-                self._db.execute("COMMIT")
-                return cur
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._db.transaction() as conn:
+            return conn.execute(sql, args)
 
     def _rows(self, sql: str, args: tuple = ()) -> list[JobRecord]:
-        with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
+        rows = self._db.query(sql, args)
         return [
-            JobRecord(r[0], r[1], tuple(Path(p) for p in json.loads(r[2])), r[3], r[4], r[5], r[6], r[7], r[8],
-                      tuple(json.loads(r[9])), r[10], r[11])
+            JobRecord(
+                r[0],
+                r[1],
+                tuple(Path(p) for p in json.loads(r[2])),
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                tuple(json.loads(r[9])),
+                r[10],
+                r[11],
+            )
             for r in rows
         ]
 
-    _COLUMNS = ("job_id, study_uid, files, calling_aet, state, stage, reason, privacy, attempts, report_ids, "
-                "created_at, updated_at")
+    _COLUMNS = (
+        "job_id, study_uid, files, calling_aet, state, stage, reason, privacy, attempts, report_ids, "
+        "created_at, updated_at"
+    )
 
     def enqueue(self, study_uid: str, files: list[Path], calling_aet: str = "") -> str | None:
         """Queue a batch; returns its job id, or None if this batch already has a job."""
@@ -128,31 +129,33 @@ class JobStore:
         Safe with many workers, threads or processes: the read and the update are one IMMEDIATE
         transaction (SQLite's write lock), so a job is handed to exactly one caller.
         """
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute(
-                    "SELECT job_id FROM jobs WHERE state = 'queued' ORDER BY created_at LIMIT 1"
-                ).fetchone()
-                if row:
-                    self._db.execute(
-                        "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE job_id = ?",
-                        (time.time(), row[0]),
-                    )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT job_id FROM jobs WHERE state = 'queued' ORDER BY created_at LIMIT 1").fetchone()
+            if row:
+                conn.execute(
+                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE job_id = ?",
+                    (time.time(), row[0]),
+                )
         return self.get(row[0]) if row else None
 
     def release(self, job_id: str) -> bool:
         """A running job goes back to the queue unfinished (the service stopped mid-job). True if it was running."""
-        cur = self._tx("UPDATE jobs SET state = 'queued', updated_at = ? WHERE job_id = ? AND state = 'running'",
-                       (time.time(), job_id))
+        cur = self._tx(
+            "UPDATE jobs SET state = 'queued', updated_at = ? WHERE job_id = ? AND state = 'running'",
+            (time.time(), job_id),
+        )
         return cur.rowcount == 1
 
-    def finish(self, job_id: str, outcome: Outcome, *, stage: str, reason: str = "", privacy: str = "",
-               report_ids: tuple[str, ...] = ()) -> None:
+    def finish(
+        self,
+        job_id: str,
+        outcome: Outcome,
+        *,
+        stage: str,
+        reason: str = "",
+        privacy: str = "",
+        report_ids: tuple[str, ...] = (),
+    ) -> None:
         self._tx(
             "UPDATE jobs SET state = ?, stage = ?, reason = ?, privacy = ?, report_ids = ?, updated_at = ? "
             "WHERE job_id = ?",
@@ -167,8 +170,7 @@ class JobStore:
         return self._rows(f"SELECT {self._COLUMNS} FROM jobs ORDER BY created_at")
 
     def counts(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+        return dict(self._db.query("SELECT state, COUNT(*) FROM jobs GROUP BY state"))
 
     def __iter__(self) -> Iterator[JobRecord]:
         return iter(self.all())

@@ -183,7 +183,7 @@ def run_pipeline(stages: Sequence[Stage], job: Job) -> Result:
         except StageFailed as exc:
             log.warning("job %s failed at %s: %s", job.job_id, stage.name, exc.reason)
             return Result(job, Outcome.FAILED, stage.name, exc.reason)
-        except Exception as exc:  # noqa: BLE001 - every job must end with an outcome
+        except Exception as exc:
             # The message may quote DICOM values: only the type goes to the log (traceback at DEBUG).
             log.error("job %s: unexpected %s in %s", job.job_id, type(exc).__name__, stage.name)
             log.debug("traceback", exc_info=True)

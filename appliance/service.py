@@ -37,7 +37,13 @@ from appliance.envelope import load_ecies_public_key, load_signing_key
 from appliance.jobs import TERMINAL, JobRecord, JobStore, batch_job_id
 from appliance.pipeline import Job, Outcome, Stage, run_pipeline
 from appliance.stages import (
-    AnonymizeStage, ClassifyStage, DeliverStage, EncryptStage, GenerateStage, GenerationInterrupted, LoadStage,
+    AnonymizeStage,
+    ClassifyStage,
+    DeliverStage,
+    EncryptStage,
+    GenerateStage,
+    GenerationInterrupted,
+    LoadStage,
     ValidateStage,
 )
 from appliance.validate import ReportValidator
@@ -89,12 +95,14 @@ class Appliance:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.jobs = JobStore(self.state_dir / "jobs.sqlite3")
         self.envelopes = envelopes = EnvelopeStore(self.state_dir / "envelopes.sqlite3")
-        self._mapping = mapping = MappingStore.open(self.state_dir / "reidentification.sqlite3",
-                                                    cfg.deid.mapping_key_file)
+        self._mapping = mapping = MappingStore.open(
+            self.state_dir / "reidentification.sqlite3", cfg.deid.mapping_key_file
+        )
 
         tls = cfg.delivery.tls
         self._delivery, grpc_port = create_delivery_server(
-            f"{cfg.delivery.bind}:{cfg.delivery.port}", envelopes,
+            f"{cfg.delivery.bind}:{cfg.delivery.port}",
+            envelopes,
             tls,
             max_workers=cfg.delivery.max_workers,
         )
@@ -103,11 +111,18 @@ class Appliance:
         bundle = ModelBundle.open(cfg.model.bundle)
         session = cfg.model.session_settings(max_new_tokens=bundle.manifest.max_new_tokens)
         generator = ReportGenerator(bundle, precision=cfg.model.precision, settings=session)
-        self._batcher = BatchingGenerator(generator, max_batch=cfg.model.max_batch,
-                                          window_s=cfg.model.batch_window_ms / 1000)
-        log.info("model bundle %s loaded (%s, providers %s); batches of up to %d, window %d ms, %d workers",
-                 bundle.bundle_id, cfg.model.precision, ",".join(generator.providers), cfg.model.max_batch,
-                 cfg.model.batch_window_ms, cfg.model.worker_count)
+        self._batcher = BatchingGenerator(
+            generator, max_batch=cfg.model.max_batch, window_s=cfg.model.batch_window_ms / 1000
+        )
+        log.info(
+            "model bundle %s loaded (%s, providers %s); batches of up to %d, window %d ms, %d workers",
+            bundle.bundle_id,
+            cfg.model.precision,
+            ",".join(generator.providers),
+            cfg.model.max_batch,
+            cfg.model.batch_window_ms,
+            cfg.model.worker_count,
+        )
         self._stages = self._build_stages(generator, self._batcher, envelopes, mapping)
         self._delivery.set_serving(True)
 
@@ -127,11 +142,11 @@ class Appliance:
         log.info("ready: DICOM %s on port %d, gRPC on port %d", cfg.dicom.ae_title, dicom_port, grpc_port)
         return self.ports
 
-    def _build_stages(self, generator: ReportGenerator, batcher: BatchingGenerator, envelopes: EnvelopeStore,
-                      mapping: MappingStore) -> list[Stage]:
+    def _build_stages(
+        self, generator: ReportGenerator, batcher: BatchingGenerator, envelopes: EnvelopeStore, mapping: MappingStore
+    ) -> list[Stage]:
         cfg = self.config
-        tool = DeidTool(cfg.deid.options, load_secret(cfg.deid.secret_file), pixels=cfg.deid.pixels,
-                        mapping=mapping)
+        tool = DeidTool(cfg.deid.options, load_secret(cfg.deid.secret_file), pixels=cfg.deid.pixels, mapping=mapping)
         public_keys = {c.id: load_ecies_public_key(c.public_key_file) for c in cfg.clinicians}
         return [
             LoadStage(),
@@ -139,8 +154,9 @@ class Appliance:
             AnonymizeStage(tool),
             GenerateStage(generator, batcher),
             ValidateStage(ReportValidator()),
-            EncryptStage(cfg.routing.default_recipients, public_keys, load_signing_key(cfg.signing.key_file),
-                         cfg.signing.key_id),
+            EncryptStage(
+                cfg.routing.default_recipients, public_keys, load_signing_key(cfg.signing.key_file), cfg.signing.key_id
+            ),
             DeliverStage(envelopes),
         ]
 
@@ -178,9 +194,14 @@ class Appliance:
                         log.debug("study %s not claimed: %s", ready.study_uid, type(exc).__name__)
                         continue
                     job_id = self.jobs.enqueue(claimed.study_uid, list(claimed.paths), claimed.calling_aet)
-                    log.info("study %s: %d instances from %s queued as job %s", claimed.study_uid,
-                             len(claimed.paths), claimed.calling_aet, job_id)
-            except Exception:  # noqa: BLE001 - the dispatcher must survive a bad cycle
+                    log.info(
+                        "study %s: %d instances from %s queued as job %s",
+                        claimed.study_uid,
+                        len(claimed.paths),
+                        claimed.calling_aet,
+                        job_id,
+                    )
+            except Exception:
                 log.exception("dispatcher cycle failed; retrying")
 
     # ---- the workers: job queue -> pipeline -----------------------------------------------------
@@ -206,12 +227,20 @@ class Appliance:
             log.info("job %s: interrupted by shutdown before generation; queued again", record.job_id)
             return None
         self.jobs.finish(
-            record.job_id, result.outcome, stage=result.stage, reason=result.reason,
+            record.job_id,
+            result.outcome,
+            stage=result.stage,
+            reason=result.reason,
             privacy=result.job.privacy.name if result.job.privacy else "",
             report_ids=tuple(s.report_id for s in result.job.sealed) if result.outcome is Outcome.DELIVERED else (),
         )
-        log.info("job %s: %s at %s%s", record.job_id, result.outcome.value, result.stage,
-                 f" ({result.reason})" if result.reason else "")
+        log.info(
+            "job %s: %s at %s%s",
+            record.job_id,
+            result.outcome.value,
+            result.stage,
+            f" ({result.reason})" if result.reason else "",
+        )
         self._retire_files(self.jobs.get(record.job_id) or record)
         return result.outcome
 

@@ -56,7 +56,7 @@ class LoadStage:
             raise StageFailed("study has no instances")
         try:
             originals = tuple(pydicom.dcmread(str(f)) for f in job.files)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file fails the job with its type
+        except Exception as exc:
             raise StageFailed(f"unreadable DICOM instance ({type(exc).__name__})") from None
         return replace(job, originals=originals)
 
@@ -80,8 +80,11 @@ class ClassifyStage:
             raise Withheld(f"unsupported class: no privacy class for modality {modality}")
         job = replace(job, privacy=privacy)
         if privacy != CHEST_XRAY:
-            raise Withheld(f"unsupported class: {privacy.name} ({privacy.level}, epsilon {privacy.epsilon}); "
-                           "the model reads chest radiographs only", job)
+            raise Withheld(
+                f"unsupported class: {privacy.name} ({privacy.level}, epsilon {privacy.epsilon}); "
+                "the model reads chest radiographs only",
+                job,
+            )
         return job
 
 
@@ -98,8 +101,9 @@ class AnonymizeStage:
     tool: DeidTool
     name: str = "anonymize"
     reads: ClassVar[frozenset[str]] = frozenset({"originals"})
-    writes: ClassVar[frozenset[str]] = frozenset({"deidentified", "study_pseudonym", "reidentification",
-                                                  "header_values"})
+    writes: ClassVar[frozenset[str]] = frozenset(
+        {"deidentified", "study_pseudonym", "reidentification", "header_values"}
+    )
 
     def __call__(self, job: Job) -> Job:
         datasets: list[Dataset] = []
@@ -117,7 +121,9 @@ class AnonymizeStage:
             records.append(result.record)
         first = records[0]
         return replace(
-            job, deidentified=tuple(datasets), study_pseudonym=first.pseudonym,
+            job,
+            deidentified=tuple(datasets),
+            study_pseudonym=first.pseudonym,
             reidentification=Reidentification(first.original_accession_number, first.original_study_date),
             header_values=values,
         )
@@ -166,8 +172,9 @@ class GenerateStage:
                 generated = self.batcher.generate(image)
             except BatcherClosed:
                 raise GenerationInterrupted(job.job_id) from None
-        return replace(job, report=Report(generated.findings, generated.impression),
-                       bundle_id=self.generator.bundle.bundle_id)
+        return replace(
+            job, report=Report(generated.findings, generated.impression), bundle_id=self.generator.bundle.bundle_id
+        )
 
 
 @dataclass
@@ -212,11 +219,15 @@ class EncryptStage:
         for recipient in self.recipients:
             report_id = report_id_for(job.job_id, recipient)
             payload = ReportPayload(
-                report_id=report_id, recipient_id=recipient, study_pseudonym=job.study_pseudonym,
+                report_id=report_id,
+                recipient_id=recipient,
+                study_pseudonym=job.study_pseudonym,
                 accession_number=job.reidentification.accession_number,
                 study_date=job.reidentification.study_date,
-                findings=job.report.findings, impression=job.report.impression,
-                bundle_id=job.bundle_id, created_at=utc_now(),
+                findings=job.report.findings,
+                impression=job.report.impression,
+                bundle_id=job.bundle_id,
+                created_at=utc_now(),
             )
             envelope = seal(payload, recipient, self.public_keys[recipient], self.signing_key, self.key_id)
             sealed.append(SealedReport(report_id, recipient, envelope))
@@ -238,6 +249,11 @@ class DeliverStage:
     def __call__(self, job: Job) -> Job:
         for item in job.sealed:
             stored = self.store.put(item.envelope)
-            log.info("job %s: report %s for %s %s", job.job_id, item.report_id, item.recipient_id,
-                     "delivered" if stored else "was already delivered")
+            log.info(
+                "job %s: report %s for %s %s",
+                job.job_id,
+                item.report_id,
+                item.recipient_id,
+                "delivered" if stored else "was already delivered",
+            )
         return job

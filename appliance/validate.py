@@ -10,8 +10,9 @@ and a reason without the offending text, so they can be logged.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from appliance.pipeline import Report
 
@@ -30,8 +31,11 @@ class ValidationContext:
     free_text_values: tuple[str, ...] = ()  # descriptors that could be copied verbatim
 
 
-class Rule(Protocol):
-    name: str
+class ValidationRule(Protocol):
+    """A check of the draft; returns one Violation per problem (reasons never quote the text)."""
+
+    @property
+    def name(self) -> str: ...
 
     def check(self, report: Report, context: ValidationContext) -> list[Violation]: ...
 
@@ -67,7 +71,10 @@ class LengthBounds:
 _PHI_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")),
     ("date", re.compile(r"\b(?:19|20)\d{6}\b")),
-    ("date", re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}\b", re.I)),
+    (
+        "date",
+        re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}\b", re.I),
+    ),
     ("identifier", re.compile(r"\b\d{6,}\b")),
     ("identifier", re.compile(r"\b[A-Z]{1,4}\d{5,}\b")),
     ("email", re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")),
@@ -114,12 +121,12 @@ class NoHeaderLeak:
         return out
 
 
-DEFAULT_RULES: tuple[Rule, ...] = (SectionsPresent(), LengthBounds(), NoPhiPatterns(), NoHeaderLeak())
+DEFAULT_RULES: tuple[ValidationRule, ...] = (SectionsPresent(), LengthBounds(), NoPhiPatterns(), NoHeaderLeak())
 
 
 @dataclass(frozen=True)
 class ReportValidator:
-    rules: Sequence[Rule] = field(default_factory=lambda: DEFAULT_RULES)
+    rules: Sequence[ValidationRule] = field(default_factory=lambda: DEFAULT_RULES)
 
     def check(self, report: Report, context: ValidationContext) -> list[Violation]:
         return [v for rule in self.rules for v in rule.check(report, context)]

@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     shape_past = (args.batch, m.decoder.num_heads, args.past, m.decoder.d_kv)
     shape_cross = (args.batch, m.decoder.num_heads, n_image + 4, m.decoder.d_kv)
-    feeds = {"input_ids": np.zeros((args.batch, 1), np.int64),
-             "encoder_attention_mask": np.ones((args.batch, n_image + 4), np.int64)}
+    feeds = {
+        "input_ids": np.zeros((args.batch, 1), np.int64),
+        "encoder_attention_mask": np.ones((args.batch, n_image + 4), np.int64),
+    }
     for i in range(m.decoder.num_layers):
         for kind in ("key", "value"):
             feeds[f"past_{kind}_{i}"] = rng.standard_normal(shape_past).astype(np.float32)
@@ -80,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
             total[e["args"]["op_name"]] += e["dur"]
             count[e["args"]["op_name"]] += 1
-    print(f"# {m.bundle_id} {args.precision} decoder, batch {args.batch}, past {args.past}: "
-          f"{nodes} nodes after optimisation, {step_ms:.2f} ms/step (profiling off)")
+    print(
+        f"# {m.bundle_id} {args.precision} decoder, batch {args.batch}, past {args.past}: "
+        f"{nodes} nodes after optimisation, {step_ms:.2f} ms/step (profiling off)"
+    )
     print(f"{'operator':<32} {'ms/step':>8} {'nodes':>6}")
     for op, us in total.most_common():
         print(f"{op:<32} {us / args.steps / 1e3:>8.3f} {count[op] // args.steps:>6}")

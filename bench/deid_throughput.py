@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from pydicom import dcmread
 
 from deid.options import DeidOptions
-from deid.tool import DeidTool
 from deid.testing import SECRET
+from deid.tool import DeidTool
 from tools.compare_deid import dicom_anonymizer, dicom_anonymizer_version, to_bytes
 from training.phantoms import make_phantom
 
@@ -35,8 +35,7 @@ def _ours(options: DeidOptions) -> Callable[[bytes], bytes]:
     tool = DeidTool(options, SECRET)
 
     def run(raw: bytes) -> bytes:
-        _, dataset = tool.deidentify(dcmread(io.BytesIO(raw)))
-        return to_bytes(dataset)
+        return to_bytes(tool.deidentify(dcmread(io.BytesIO(raw))).dataset)
 
     return run
 
@@ -47,7 +46,7 @@ def measure(images: Sequence[bytes], tools: dict[str, Callable[[bytes], bytes]])
     spent = dict.fromkeys(tools, 0.0)
     names = list(tools)
     for i, raw in enumerate(images):
-        order = names[i % len(names):] + names[: i % len(names)]
+        order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
             started = time.perf_counter()
             tools[name](raw)

@@ -33,20 +33,20 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-
 import onnx
 import torch
 
 from export.build import build_model, placeholder_tokenizer
-from export.bundle import Int8Guard, TOKENIZER_FILE, export_graphs, write_manifest
+from export.bundle import TOKENIZER_FILE, Int8Guard, export_graphs, write_manifest
 from runtime.bundle import ModelBundle
 from runtime.generator import ReportGenerator
 from runtime.session import SessionSettings, available_providers
+from training.model import ReportModel
 
 CACHE = Path(__file__).resolve().parents[1] / "build" / "bench-generation"
 PROMPT = (5, 6, 7, 1)  # a fixed four-token indication ending in </s>
@@ -54,7 +54,8 @@ PROMPT = (5, 6, 7, 1)  # a fixed four-token indication ending in </s>
 
 # ---- artefacts --------------------------------------------------------------------------------------
 
-def bench_bundle(model: torch.nn.Module, seed: int, out: Path) -> Path:
+
+def bench_bundle(model: ReportModel, seed: int, out: Path) -> Path:
     """fp32, full INT8 and decoder-only INT8 of `model`, exported once per seed and reused."""
     directory = out / f"bundle-seed{seed}"
     if (directory / "manifest.json").is_file():
@@ -66,13 +67,19 @@ def bench_bundle(model: torch.nn.Module, seed: int, out: Path) -> Path:
     placeholder_tokenizer(tmp / TOKENIZER_FILE, model.t5.config.vocab_size)
     variants, _ = export_graphs(model, tmp, int8=True, guard=Int8Guard(enabled=False))
     variants["int8dec"] = {"encoder": variants["fp32"]["encoder"], "decoder": variants["int8"]["decoder"]}
-    write_manifest(model, tmp, name=f"bench-seed{seed}", variants=variants, max_new_tokens=512,
-                   quantization={"guard": "disabled: a speed benchmark; see export.build for the guarded bundle"})
+    write_manifest(
+        model,
+        tmp,
+        name=f"bench-seed{seed}",
+        variants=variants,
+        max_new_tokens=512,
+        quantization={"guard": "disabled: a speed benchmark; see export.build for the guarded bundle"},
+    )
     tmp.rename(directory)
     return directory
 
 
-def optimum_model(model: torch.nn.Module, seed: int, out: Path, threads: int):
+def optimum_model(model: ReportModel, seed: int, out: Path, threads: int):
     import onnxruntime as ort
     from optimum.onnxruntime import ORTModelForSeq2SeqLM
 
@@ -91,6 +98,7 @@ def optimum_model(model: torch.nn.Module, seed: int, out: Path, threads: int):
 
 # ---- memory floor ------------------------------------------------------------------------------------
 
+
 def copy_bandwidth(threads: int, nbytes: int = 1 << 30) -> float:
     """Bytes copied per second for a 1 GiB copy, best of 3, using up to `threads` threads."""
     src = np.ones(nbytes // 8)
@@ -101,7 +109,7 @@ def copy_bandwidth(threads: int, nbytes: int = 1 << 30) -> float:
     with ThreadPoolExecutor(max(threads, 1)) as pool:
         for _ in range(3):
             start = time.perf_counter()
-            list(pool.map(lambda b: np.copyto(dst[b[0]:b[1]], src[b[0]:b[1]]), bounds))
+            list(pool.map(lambda b: np.copyto(dst[b[0] : b[1]], src[b[0] : b[1]]), bounds))
             best = max(best, nbytes / (time.perf_counter() - start))
     return best
 
@@ -121,36 +129,57 @@ def decode_weight_bytes(path: Path, batch: int) -> int:
 
 # ---- contenders --------------------------------------------------------------------------------------
 
+
 class Contender:
     def __init__(self, name: str, run: Callable[[int], float]) -> None:
         self.name = name
         self.run = run  # run(batch) -> encoder seconds; the caller times the whole call
 
 
-def contenders(model, bundle: ModelBundle, optimum, threads: int, providers: list[str] | None,
-               inputs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], tokens: int,
-               include: set[str]) -> list[Contender]:
+def contenders(
+    model: ReportModel,
+    bundle: ModelBundle,
+    optimum,
+    threads: int,
+    providers: list[str] | None,
+    inputs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    tokens: int,
+    include: set[str],
+) -> list[Contender]:
     from transformers.modeling_outputs import BaseModelOutput
 
-    settings = SessionSettings(intra_op_threads=threads, allow_spinning=True,
-                               providers=tuple(providers) if providers else ())
+    settings = SessionSettings(
+        intra_op_threads=threads, allow_spinning=True, providers=tuple(providers) if providers else ()
+    )
     out: list[Contender] = []
 
     if "torch-eager" in include:
+
         def run_torch(batch: int) -> float:
             px, ids, mask = (torch.from_numpy(a) for a in inputs[batch])
             with torch.inference_mode():
                 t0 = time.perf_counter()
                 hidden, enc_mask = model.encode(px, ids, mask)
                 t_enc = time.perf_counter() - t0
-                model.t5.generate(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=enc_mask,
-                                  max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False, num_beams=1,
-                                  use_cache=True)
+                # transformers annotates last_hidden_state as FloatTensor; any float Tensor is what it takes.
+                model.t5.generate(
+                    encoder_outputs=BaseModelOutput(last_hidden_state=hidden),  # type: ignore[arg-type]
+                    attention_mask=enc_mask,
+                    max_new_tokens=tokens,
+                    min_new_tokens=tokens,
+                    do_sample=False,
+                    num_beams=1,
+                    use_cache=True,
+                )
             return t_enc
+
         out.append(Contender("torch-eager", run_torch))
 
-    generators = {p: ReportGenerator(bundle, precision=p, settings=settings)
-                  for p in ("fp32", "int8", "int8dec") if f"runtime-{p}" in include}
+    generators = {
+        p: ReportGenerator(bundle, precision=p, settings=settings)
+        for p in ("fp32", "int8", "int8dec")
+        if f"runtime-{p}" in include
+    }
     if optimum is not None and "fp32" not in generators:
         generators["fp32"] = ReportGenerator(bundle, precision="fp32", settings=settings)
 
@@ -160,14 +189,23 @@ def contenders(model, bundle: ModelBundle, optimum, threads: int, providers: lis
         def run_optimum(batch: int) -> float:
             px, ids, mask = inputs[batch]
             t0 = time.perf_counter()
-            hidden, enc_mask = encoder.run(["encoder_hidden_states", "encoder_attention_mask"],
-                                           {"pixel_values": px, "prompt_ids": ids, "prompt_mask": mask})
+            hidden, enc_mask = encoder.run(
+                ["encoder_hidden_states", "encoder_attention_mask"],
+                {"pixel_values": px, "prompt_ids": ids, "prompt_mask": mask},
+            )
             t_enc = time.perf_counter() - t0
             with torch.inference_mode():
-                optimum.generate(encoder_outputs=BaseModelOutput(last_hidden_state=torch.from_numpy(hidden)),
-                                 attention_mask=torch.from_numpy(enc_mask), max_new_tokens=tokens,
-                                 min_new_tokens=tokens, do_sample=False, num_beams=1, use_cache=True)
+                optimum.generate(
+                    encoder_outputs=BaseModelOutput(last_hidden_state=torch.from_numpy(hidden)),  # type: ignore[arg-type]  # as above
+                    attention_mask=torch.from_numpy(enc_mask),
+                    max_new_tokens=tokens,
+                    min_new_tokens=tokens,
+                    do_sample=False,
+                    num_beams=1,
+                    use_cache=True,
+                )
             return t_enc
+
         out.append(Contender("optimum-fp32", run_optimum))
 
     for precision, generator in generators.items():
@@ -182,11 +220,13 @@ def contenders(model, bundle: ModelBundle, optimum, threads: int, providers: lis
             rows = g.generate_ids(px, ids, mask, max_new_tokens=tokens, min_new_tokens=tokens)
             assert all(len(r) == tokens for r in rows)
             return t_enc
+
         out.append(Contender(f"runtime-{precision}", run_runtime))
     return out
 
 
 # ---- main ------------------------------------------------------------------------------------------
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -229,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     encoders: dict[tuple[str, int], list[float]] = {}
     for b in batches:
         for round_ in range(args.rounds + 1):
-            order = runners[round_ % len(runners):] + runners[: round_ % len(runners)]
+            order = runners[round_ % len(runners) :] + runners[: round_ % len(runners)]
             for c in order:
                 t0 = time.perf_counter()
                 t_enc = c.run(b)
@@ -245,18 +285,29 @@ def main(argv: list[str] | None = None) -> int:
     for precision in ("fp32", "int8"):
         path = bundle_dir / bundle.manifest.variants[precision]["decoder"]
         floors[precision] = {b: decode_weight_bytes(path, b) for b in batches}
-    floor_of = {"torch-eager": "fp32", "optimum-fp32": "fp32", "runtime-fp32": "fp32",
-                "runtime-int8": "int8", "runtime-int8dec": "int8"}
+    floor_of = {
+        "torch-eager": "fp32",
+        "optimum-fp32": "fp32",
+        "runtime-fp32": "fp32",
+        "runtime-int8": "int8",
+        "runtime-int8dec": "int8",
+    }
 
     import onnxruntime
 
-    print(f"# generation benchmark: ViT-B/16 (224 px, 197 tokens) -> T5-base, {args.tokens} new tokens, "
-          f"prompt {len(PROMPT)} tokens, {args.rounds} rounds, {args.threads} threads")
-    print(f"# torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
-          f"runtime providers {','.join(providers or available_providers())}; "
-          f"copy bandwidth {bandwidth / 1e9:.1f} GB/s; set-up {prepared:.0f} s")
-    header = (f"{'contender':<16} {'batch':>5} {'median s':>9} {'vs torch':>9} {'encoder s':>9} "
-              f"{'ms/token':>9} {'floor ms':>9} {'x floor':>8} {'reports/s':>9}")
+    print(
+        f"# generation benchmark: ViT-B/16 (224 px, 197 tokens) -> T5-base, {args.tokens} new tokens, "
+        f"prompt {len(PROMPT)} tokens, {args.rounds} rounds, {args.threads} threads"
+    )
+    print(
+        f"# torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
+        f"runtime providers {','.join(providers or available_providers())}; "
+        f"copy bandwidth {bandwidth / 1e9:.1f} GB/s; set-up {prepared:.0f} s"
+    )
+    header = (
+        f"{'contender':<16} {'batch':>5} {'median s':>9} {'vs torch':>9} {'encoder s':>9} "
+        f"{'ms/token':>9} {'floor ms':>9} {'x floor':>8} {'reports/s':>9}"
+    )
     print(header)
     print("-" * len(header))
     results = []
@@ -269,24 +320,44 @@ def main(argv: list[str] | None = None) -> int:
             per_token = (med - enc) / args.tokens
             floor = floors[floor_of[c.name]][b] / bandwidth
             row = {
-                "contender": c.name, "batch": b, "median_s": med, "encoder_s": enc, "decode_ms_per_token": per_token * 1e3,
-                "floor_ms_per_token": floor * 1e3, "x_floor": per_token / floor, "reports_per_s": b / med,
-                "speedup_vs_torch_eager": (base / med) if base else None, "samples": times[key],
+                "contender": c.name,
+                "batch": b,
+                "median_s": med,
+                "encoder_s": enc,
+                "decode_ms_per_token": per_token * 1e3,
+                "floor_ms_per_token": floor * 1e3,
+                "x_floor": per_token / floor,
+                "reports_per_s": b / med,
+                "speedup_vs_torch_eager": (base / med) if base else None,
+                "samples": times[key],
             }
             results.append(row)
             ratio = f"{base / med:8.2f}x" if base else f"{'-':>9}"
-            print(f"{c.name:<16} {b:>5} {med:>9.3f} {ratio} {enc:>9.3f} {per_token * 1e3:>9.2f} "
-                  f"{floor * 1e3:>9.2f} {per_token / floor:>7.2f}x {b / med:>9.2f}")
+            print(
+                f"{c.name:<16} {b:>5} {med:>9.3f} {ratio} {enc:>9.3f} {per_token * 1e3:>9.2f} "
+                f"{floor * 1e3:>9.2f} {per_token / floor:>7.2f}x {b / med:>9.2f}"
+            )
     if args.json:
-        args.json.write_text(json.dumps({
-            "date": time.strftime("%Y-%m-%d"), "threads": args.threads, "tokens": args.tokens,
-            "copy_bandwidth_bytes_per_s": bandwidth, "results": results,
-        }, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "date": time.strftime("%Y-%m-%d"),
+                    "threads": args.threads,
+                    "tokens": args.tokens,
+                    "copy_bandwidth_bytes_per_s": bandwidth,
+                    "results": results,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     if head_row := next((r for r in results if r["contender"] == "runtime-int8" and r["batch"] == batches[0]), None):
         # A copy moves every byte twice (read + write); counted that way (STREAM's convention) the
         # bandwidth doubles and every floor halves.
-        print(f"# floor counting the copy's reads and writes ({2 * bandwidth / 1e9:.1f} GB/s): runtime-int8 "
-              f"batch {batches[0]} decode is {2 * head_row['x_floor']:.2f}x its floor")
+        print(
+            f"# floor counting the copy's reads and writes ({2 * bandwidth / 1e9:.1f} GB/s): runtime-int8 "
+            f"batch {batches[0]} decode is {2 * head_row['x_floor']:.2f}x its floor"
+        )
     print(f"# total {time.perf_counter() - started:.0f} s")
     head = next((r for r in results if r["contender"] == "runtime-int8" and r["batch"] == 1), None)
     if head is not None and head["speedup_vs_torch_eager"] is not None:

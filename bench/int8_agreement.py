@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cli.demo_model import TEST_SEED
 from export.quality import GraphPair, agreement
 from runtime.bundle import ModelBundle
 from runtime.preprocess import preprocess
-from cli.demo_model import TEST_SEED
 from training.phantoms import iter_phantoms
 
 
@@ -39,15 +39,29 @@ def main(argv: list[str] | None = None) -> int:
     ids = np.full((len(pixels), 1), m.tokenizer.eos_token_id, np.int64)
     fp32, int8 = m.variants["fp32"], m.variants["int8"]
     reference = GraphPair(bundle.graph_bytes("fp32", "encoder"), bundle.graph_bytes("fp32", "decoder"))
-    candidates = {"int8 (bundle's variant)": (int8["encoder"], int8["decoder"]),
-                  "int8, decoder only": (fp32["encoder"], int8["decoder"])}
+    candidates = {
+        "int8 (bundle's variant)": (int8["encoder"], int8["decoder"]),
+        "int8, decoder only": (fp32["encoder"], int8["decoder"]),
+    }
     print(f"# {m.bundle_id}: {len(pixels)} held-out phantoms, {args.steps} steps, teacher-forced")
-    print(f"{'candidate':<26} {'token agreement':>15} {'identical':>9} {'logit err med':>13} {'p95':>7} {'distinct':>8}")
+    print(
+        f"{'candidate':<26} {'token agreement':>15} {'identical':>9} {'logit err med':>13} {'p95':>7} {'distinct':>8}"
+    )
     for name, (encoder, decoder) in candidates.items():
-        r = agreement(reference, GraphPair(bundle.blob(encoder), bundle.blob(decoder)), name, pixels, ids,
-                      np.ones_like(ids), steps=args.steps, start=m.tokenizer.decoder_start_token_id)
-        print(f"{name:<26} {r.token_agreement:>15.4f} {r.identical_sequences:>9.3f} {r.logit_rel_error_median:>13.4f} "
-              f"{r.logit_rel_error_p95:>7.4f} {r.distinct_sequences:>8}")
+        r = agreement(
+            reference,
+            GraphPair(bundle.blob(encoder), bundle.blob(decoder)),
+            name,
+            pixels,
+            ids,
+            np.ones_like(ids),
+            steps=args.steps,
+            start=m.tokenizer.decoder_start_token_id,
+        )
+        print(
+            f"{name:<26} {r.token_agreement:>15.4f} {r.identical_sequences:>9.3f} {r.logit_rel_error_median:>13.4f} "
+            f"{r.logit_rel_error_p95:>7.4f} {r.distinct_sequences:>8}"
+        )
     return 0
 
 

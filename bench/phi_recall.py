@@ -1,4 +1,4 @@
-"""Recall of the free-text PHI redactor on the synthetic corpus of training/phi_corpus.py.
+"""Recall of the free-text PHI redactor on the synthetic corpus of training/phi_corpus/.
 
     python -m bench.phi_recall                       # 600 eval documents, prints the table
     python -m bench.phi_recall --write docs/phi-recall.md
@@ -130,9 +130,7 @@ def format_table(with_ctx: Measurement, without_ctx: Measurement) -> str:
     ]
     for t in PHI_TYPES:
         if with_ctx.gold.get(t):
-            lines.append(
-                f"| {t} | {with_ctx.gold[t]} | {_fmt(with_ctx.recall(t))} | {_fmt(without_ctx.recall(t))} |"
-            )
+            lines.append(f"| {t} | {with_ctx.gold[t]} | {_fmt(with_ctx.recall(t))} | {_fmt(without_ctx.recall(t))} |")
     lines.append(
         f"| **all** | {sum(with_ctx.gold.values())} | **{_fmt(with_ctx.recall())}** | **{_fmt(without_ctx.recall())}** |"
     )
@@ -162,18 +160,12 @@ def format_table(with_ctx: Measurement, without_ctx: Measurement) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description="Recall of the free-text PHI redactor on the synthetic corpus."
-    )
+    ap = argparse.ArgumentParser(description="Recall of the free-text PHI redactor on the synthetic corpus.")
     ap.add_argument("--docs", type=int, default=DEFAULT_DOCS)
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    ap.add_argument(
-        "--split", choices=("eval", "train"), default="eval", help="name/place half (tune on train)"
-    )
+    ap.add_argument("--split", choices=("eval", "train"), default="eval", help="name/place half (tune on train)")
     ap.add_argument("--write", type=Path, help="also write the table (markdown) to this file")
-    ap.add_argument(
-        "--show-misses", type=int, default=0, help="print up to N missed spans and damaged terms"
-    )
+    ap.add_argument("--show-misses", type=int, default=0, help="print up to N missed spans and damaged terms")
     args = ap.parse_args(argv)
 
     docs = generate(args.docs, seed=args.seed, split=args.split)
@@ -185,9 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(with_ctx, without_ctx)
     command = "python -m bench.phi_recall " + " ".join(argv if argv is not None else sys.argv[1:])
     print(table)
-    print(
-        f"\n(redactor built in {build:.1f} s; {args.docs} documents, seed {args.seed}, split {args.split})"
-    )
+    print(f"\n(redactor built in {build:.1f} s; {args.docs} documents, seed {args.seed}, split {args.split})")
     if args.show_misses:
         for label, m in (("with header", with_ctx), ("text only", without_ctx)):
             print(f"\n-- missed, {label} --")
@@ -206,10 +196,10 @@ _METHOD = """
 ## What is measured
 
 The redactor is `deid/text/` (`TextRedactor`, Presidio with a blank spaCy tokenizer,
-the rule recognizers of `text_rules.py`, the name recognizers of `text_names.py`, the per-study
-deny-list of `text_context.py` and the character n-gram name model of `text_model.py`).
+the rule recognizers of `deid/text/recognizers/`, the name recognizers of `recognizers/names.py`, the per-study
+deny-list of `deid/text/context.py` and the character n-gram name model of `deid/text/model.py`).
 
-The corpus is `training/phi_corpus.py`: radiology reports (about half), clinical notes (about a
+The corpus is `training/phi_corpus/`: radiology reports (about half), clinical notes (about a
 third) and DICOM free-text descriptors (the rest, often upper case), with planted PHI of every
 type and gold spans, plus planted clinical terms. "With header" passes the study's header values
 (`StudyContext.from_mapping`) as the appliance does; "text only" uses the rules and the model

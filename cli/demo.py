@@ -58,14 +58,21 @@ def run_demo(workdir: Path, *, bundle: Path | None = None, timeout: float = 120.
     env = dict(os.environ, PYTHONUNBUFFERED="1")
 
     print(f"[1/5] development installation in {workdir}")
-    subprocess.run(_securemed("init", "--dev", str(workdir), "--dicom-port", "0", "--grpc-port", "0",
-                              "--bundle", str(bundle)), check=True, env=env)
+    subprocess.run(
+        _securemed("init", "--dev", str(workdir), "--dicom-port", "0", "--grpc-port", "0", "--bundle", str(bundle)),
+        check=True,
+        env=env,
+    )
 
     print("[2/5] starting the appliance (securemed serve)")
     log_path = workdir / "appliance.log"
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(_securemed("serve", "--config", str(workdir / "appliance.toml")),
-                                stdout=log_file, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            _securemed("serve", "--config", str(workdir / "appliance.toml")),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     try:
         ports = _wait_for_ports(workdir / "state", proc, timeout=60)
         print(f"      DICOM SCP SECUREMED on 127.0.0.1:{ports['dicom']}, gRPC/TLS 1.3 on localhost:{ports['grpc']}")
@@ -77,15 +84,29 @@ def run_demo(workdir: Path, *, bundle: Path | None = None, timeout: float = 120.
         phantom.dataset.save_as(study, enforce_file_format=True)
         accession = str(phantom.dataset.AccessionNumber)
         print(f"[3/5] PACS sends a chest X-ray (accession {accession}) with storescu -aet DEVPACS -aec SECUREMED")
-        subprocess.run([storescu, "-aet", "DEVPACS", "-aec", "SECUREMED", "127.0.0.1", str(ports["dicom"]),
-                        str(study)], check=True, timeout=60)
+        subprocess.run(
+            [storescu, "-aet", "DEVPACS", "-aec", "SECUREMED", "127.0.0.1", str(ports["dicom"]), str(study)],
+            check=True,
+            timeout=60,
+        )
         print(f"      drawn in the phantom: {phantom.report.text}")
 
         print("[4/5] clinician dr-a waits for the report (securemed client watch)")
         result = subprocess.run(
-            _securemed("client", "--config", str(workdir / "dr-a.toml"), "--target", f"localhost:{ports['grpc']}",
-                       "watch", "--count", "1"),
-            capture_output=True, text=True, timeout=timeout, env=env,
+            _securemed(
+                "client",
+                "--config",
+                str(workdir / "dr-a.toml"),
+                "--target",
+                f"localhost:{ports['grpc']}",
+                "watch",
+                "--count",
+                "1",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
         )
         if result.returncode != 0:
             raise DemoError(f"client failed ({result.returncode}): {result.stderr.strip()}")
@@ -93,7 +114,9 @@ def run_demo(workdir: Path, *, bundle: Path | None = None, timeout: float = 120.
         if f"Accession number: {accession}" not in result.stdout or "FINDINGS:" not in result.stdout:
             raise DemoError("the received report does not carry the study's accession number")
     except (DemoError, subprocess.SubprocessError) as exc:
-        print(f"demo failed: {exc}\n--- appliance log ({log_path}) ---\n{log_path.read_text()[-4000:]}", file=sys.stderr)
+        print(
+            f"demo failed: {exc}\n--- appliance log ({log_path}) ---\n{log_path.read_text()[-4000:]}", file=sys.stderr
+        )
         return 1
     finally:
         print("[5/5] stopping the appliance (SIGTERM)")

@@ -25,15 +25,21 @@ from export.bundle import TOKENIZER_FILE, Int8Guard, write_bundle, write_manifes
 from export.onnx_export import token_parity, validate_export
 from runtime.bundle import ModelBundle
 from runtime.generator import ReportGenerator
-from runtime.session import SessionSettings
 from runtime.preprocess import preprocess
+from runtime.session import SessionSettings
 from training.evaluate import evaluate_bundle
 from training.findings import FINDINGS
 from training.model import ReportModel, tiny_config
 from training.phantoms import load_phantom_manifest, write_phantom_set
 from training.tokenizer import save_tokenizer, train_tokenizer
 from training.train import (
-    AuxiliaryHead, TrainConfig, VisionWarmup, empty_prompts, encode_targets, pretrain_vision, train,
+    AuxiliaryHead,
+    TrainConfig,
+    VisionWarmup,
+    empty_prompts,
+    encode_targets,
+    pretrain_vision,
+    train,
 )
 
 log = logging.getLogger("securemed.training")
@@ -122,15 +128,35 @@ def build(args: argparse.Namespace) -> int:
     labels = np.array([r["labels"] for r in train_rows], dtype=np.float32)
     aux = AuxiliaryHead(cfg.vision.width, labels.shape[1])
     remaining = args.time_budget - (time.monotonic() - started) - 240  # keep time for export + evaluation
-    warmup = pretrain_vision(model, aux, images, labels, VisionWarmup(
-        epochs=args.vision_epochs, lr=args.vision_lr, seed=args.seed, threads=args.threads,
-        time_budget_s=max(60.0, 0.4 * remaining),
-    ))
+    warmup = pretrain_vision(
+        model,
+        aux,
+        images,
+        labels,
+        VisionWarmup(
+            epochs=args.vision_epochs,
+            lr=args.vision_lr,
+            seed=args.seed,
+            threads=args.threads,
+            time_budget_s=max(60.0, 0.4 * remaining),
+        ),
+    )
     remaining = args.time_budget - (time.monotonic() - started) - 240
-    history = train(model, images, targets, labels, TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads,
-        time_budget_s=max(60.0, remaining),
-    ), aux=aux)
+    history = train(
+        model,
+        images,
+        targets,
+        labels,
+        TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            threads=args.threads,
+            time_budget_s=max(60.0, remaining),
+        ),
+        aux=aux,
+    )
 
     out = Path(args.out)
     staging = out.with_name(out.name + ".staging")
@@ -142,24 +168,34 @@ def build(args: argparse.Namespace) -> int:
     write_bundle(model, tok_path, staging, name=args.name, int8=True, max_new_tokens=args.max_tokens, guard=guard)
     checks = validate_export(model, staging)
 
-    generator = ReportGenerator(ModelBundle.open(staging), precision="fp32", settings=SessionSettings(intra_op_threads=args.threads))
+    generator = ReportGenerator(
+        ModelBundle.open(staging), precision="fp32", settings=SessionSettings(intra_op_threads=args.threads)
+    )
     parity_rows = test_rows[: args.parity]
     pixels = _images(parity_rows, test_dir, pre)
     prompt_ids, prompt_mask = empty_prompts(len(parity_rows), cfg.t5["eos_token_id"])
-    parity = token_parity(model, generator.generate_ids, pixels, prompt_ids.numpy(), prompt_mask.numpy(), args.max_tokens)
+    parity = token_parity(
+        model, generator.generate_ids, pixels, prompt_ids.numpy(), prompt_mask.numpy(), args.max_tokens
+    )
     log.info("token parity fp32 runtime vs torch: %d/%d", *parity)
 
     built = ModelBundle.open(staging).manifest
-    evaluations = {p: evaluate_bundle(staging, test_rows, test_dir, precision=p, threads=args.threads)
-                   for p in ("fp32", "int8") if p in built.variants}
+    evaluations = {
+        p: evaluate_bundle(staging, test_rows, test_dir, precision=p, threads=args.threads)
+        for p in ("fp32", "int8")
+        if p in built.variants
+    }
     for ev in evaluations.values():
         log.info("%s: macro label-F1 %.3f, BLEU-4 %.3f", ev.precision, ev.macro_f1, ev.bleu4)
     variants = dict(built.variants)
     quantization = dict(built.quantization)
     if "int8" in evaluations and evaluations["int8"].macro_f1 < evaluations["fp32"].macro_f1 - MAX_INT8_F1_LOSS:
         # Clinical content, not only tokens: INT8 that loses label-F1 does not ship.
-        log.warning("int8 macro label-F1 %.3f is more than %.2f below fp32; the bundle has no int8 variant",
-                    evaluations["int8"].macro_f1, MAX_INT8_F1_LOSS)
+        log.warning(
+            "int8 macro label-F1 %.3f is more than %.2f below fp32; the bundle has no int8 variant",
+            evaluations["int8"].macro_f1,
+            MAX_INT8_F1_LOSS,
+        )
         for name in set(variants.pop("int8").values()) - set(variants["fp32"].values()):
             (staging / name).unlink()
         quantization["int8"] = None
@@ -168,13 +204,24 @@ def build(args: argparse.Namespace) -> int:
         "heldout": {p: ev.to_dict() for p, ev in evaluations.items()},
         "token_parity_fp32_vs_torch": {"identical": parity[0], "total": parity[1]},
         "max_abs_error_vs_torch": max(c.max_abs_error for c in checks),
-        "training": {"vision_warmup_epochs": len(warmup.losses), "report_steps": history.steps,
-                     "seconds": round(warmup.seconds + history.seconds, 1), "train_phantoms": args.train},
+        "training": {
+            "vision_warmup_epochs": len(warmup.losses),
+            "report_steps": history.steps,
+            "seconds": round(warmup.seconds + history.seconds, 1),
+            "train_phantoms": args.train,
+        },
     }
     (staging / "manifest.json").unlink()
-    write_manifest(model, staging, name=args.name, variants=variants, max_new_tokens=args.max_tokens,
-                   metrics=metrics, quantization=quantization,
-                   model_card=model_card(args, warmup, history, evaluations, parity, checks, cfg.to_json()))
+    write_manifest(
+        model,
+        staging,
+        name=args.name,
+        variants=variants,
+        max_new_tokens=args.max_tokens,
+        metrics=metrics,
+        quantization=quantization,
+        model_card=model_card(args, warmup, history, evaluations, parity, checks, cfg.to_json()),
+    )
     ModelBundle.open(staging)  # the final bundle verifies
     if out.exists():
         shutil.rmtree(out)

@@ -13,12 +13,11 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from common.errors import ConfigError, ExitCode, SecureMedError
-
 
 log = logging.getLogger("securemed")
 
@@ -28,17 +27,30 @@ Command = Callable[[argparse.Namespace], int]
 def cmd_generate(args: argparse.Namespace) -> int:
     from runtime.bundle import ModelBundle
     from runtime.generator import ReportGenerator
-    from runtime.session import SessionSettings
     from runtime.preprocess import preprocess
+    from runtime.session import SessionSettings
 
+    missing = next((path for path in args.files if not path.exists()), None)
+    if missing is not None:  # 66, not "unreadable" (65)
+        raise FileNotFoundError(2, "not found", str(missing))
     bundle = ModelBundle.open(args.bundle)
-    generator = ReportGenerator(bundle, precision=args.precision, settings=SessionSettings(intra_op_threads=args.threads))
+    generator = ReportGenerator(
+        bundle, precision=args.precision, settings=SessionSettings(intra_op_threads=args.threads)
+    )
     images = [preprocess(path, bundle.manifest.preprocessing) for path in args.files]
     reports = generator.generate(images, [args.indication] * len(images) if args.indication else None)
     for path, report in zip(args.files, reports):
         if args.json:
-            print(json.dumps({"file": str(path), "bundle_id": bundle.bundle_id,
-                              "findings": report.findings, "impression": report.impression}))
+            print(
+                json.dumps(
+                    {
+                        "file": str(path),
+                        "bundle_id": bundle.bundle_id,
+                        "findings": report.findings,
+                        "impression": report.impression,
+                    }
+                )
+            )
         else:
             if len(args.files) > 1:
                 print(f"== {path}")
@@ -50,8 +62,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         from export.build import main as export_main
     except ImportError as exc:
-        print(f"securemed export needs the export extra (pip install 'securemed-edge[export]'): {exc}",
-              file=sys.stderr)
+        print(f"securemed export needs the export extra (pip install 'securemed-edge[export]'): {exc}", file=sys.stderr)
         return ExitCode.UNAVAILABLE
     return export_main(list(args.export_args))
 
@@ -75,13 +86,19 @@ def cmd_build_engines(args: argparse.Namespace) -> int:
             return ExitCode.USAGE
         bundle = ModelBundle.open(args.bundle)
         precision = args.precision
-        settings = SessionSettings(engine_cache_dir=args.cache, max_batch=args.max_batch,
-                                   max_new_tokens=bundle.manifest.max_new_tokens, device_id=args.device_id)
+        settings = SessionSettings(
+            engine_cache_dir=args.cache,
+            max_batch=args.max_batch,
+            max_new_tokens=bundle.manifest.max_new_tokens,
+            device_id=args.device_id,
+        )
     # TensorRTUnavailable exits 69; EngineBuildError (an INT8 variant, no cache directory, TensorRT not
     # taking the graphs) exits 78: both carry their code.
     report = build_engines(bundle, settings, precision)
-    print(f"bundle {bundle.bundle_id} ({precision}): {len(report.engines_built)} engine file(s) built, "
-          f"{'reused' if report.reused else 'new'}, {report.seconds:.1f} s")
+    print(
+        f"bundle {bundle.bundle_id} ({precision}): {len(report.engines_built)} engine file(s) built, "
+        f"{'reused' if report.reused else 'new'}, {report.seconds:.1f} s"
+    )
     return ExitCode.OK
 
 
@@ -99,8 +116,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     if not args.dev:
         print("securemed init: only --dev is supported; production installs follow docs/install.md", file=sys.stderr)
         return ExitCode.USAGE
-    path = init_dev(args.directory, dicom_port=args.dicom_port, grpc_port=args.grpc_port,
-                    bundle=args.bundle or DEFAULT_BUNDLE, force=args.force)
+    path = init_dev(
+        args.directory,
+        dicom_port=args.dicom_port,
+        grpc_port=args.grpc_port,
+        bundle=args.bundle or DEFAULT_BUNDLE,
+        force=args.force,
+    )
     print(f"wrote {path}, dev PKI, keys and client configs for dr-a and dr-b in {args.directory}")
     return ExitCode.OK
 
@@ -143,9 +165,15 @@ def _client(args: argparse.Namespace):
     cfg, _ = load_client_config(args.config)
     trusted = {kid: load_verify_key(path) for kid, path in cfg.trusted_key_files().items()}
     return ReportClient(
-        args.target or cfg.target, cfg.ca_file, cfg.cert_file, cfg.key_file,
-        load_ecies_private_key(cfg.ecies_private_key_file), trusted, cfg.clinician_id,
-        server_name=cfg.server_name, timeout=cfg.timeout_s,
+        args.target or cfg.target,
+        cfg.ca_file,
+        cfg.cert_file,
+        cfg.key_file,
+        load_ecies_private_key(cfg.ecies_private_key_file),
+        trusted,
+        cfg.clinician_id,
+        server_name=cfg.server_name,
+        timeout=cfg.timeout_s,
     )
 
 
@@ -156,8 +184,10 @@ def _print_report(payload, as_json: bool) -> None:
         print(json.dumps(asdict(payload)), flush=True)
         return
     print(f"Report {payload.report_id}  (model {payload.bundle_id}, {payload.created_at})")
-    print(f"Accession number: {payload.accession_number}   Study date: {payload.study_date}   "
-          f"Study pseudonym: {payload.study_pseudonym}")
+    print(
+        f"Accession number: {payload.accession_number}   Study date: {payload.study_date}   "
+        f"Study pseudonym: {payload.study_pseudonym}"
+    )
     print(f"FINDINGS: {payload.findings}")
     print(f"IMPRESSION: {payload.impression}", flush=True)
 
@@ -275,8 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", type=Path, nargs="+")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("export", add_help=False,
-                       help="build a model bundle from local weights (needs the export extra; --help for options)")
+    p = sub.add_parser(
+        "export",
+        add_help=False,
+        help="build a model bundle from local weights (needs the export extra; --help for options)",
+    )
     p.add_argument("export_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_export)
 
@@ -357,8 +390,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cmd_export(argparse.Namespace(export_args=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)  # a usage error exits 64 (UsageParser)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except ConfigError as exc:
@@ -371,7 +407,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"securemed: {exc.filename}: not found", file=sys.stderr)
         return ExitCode.NOINPUT
-    except Exception as exc:  # noqa: BLE001 - the boundary: a bug exits 70, naming only its type
+    except Exception as exc:
         log.debug("traceback", exc_info=True)
         print(f"securemed: internal error: {type(exc).__name__} (run with -v for the traceback)", file=sys.stderr)
         return ExitCode.SOFTWARE

@@ -22,7 +22,9 @@ from deid.errors import (
     RecordDecryptionError,
     UnsafeToDeidentify,
 )
-from deid.header.engine import (
+from deid.header.engine import Deidentifier
+from deid.header.iod import DEFAULT_IOD_TYPES, GENERIC_IMAGE, IodTypes
+from deid.header.method import (
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION_NAME,
     METHOD_CODES,
@@ -30,11 +32,10 @@ from deid.header.engine import (
     PENDING_CLEAN_VISUAL_FEATURES,
     PENDING_EMBEDDED_OVERLAY,
     ActionRecord,
-    Deidentifier,
     DeidResult,
     mark_option_applied,
 )
-from deid.header.iod import DEFAULT_IOD_TYPES, GENERIC_IMAGE, IodTypes
+from deid.header.table import EDITION, ProfileRow, ProfileTable, load_table
 from deid.keys import Keyring
 from deid.mapping import (
     MappingStore,
@@ -48,7 +49,6 @@ from deid.options import (
     Options,
     SafePrivateTag,
 )
-from deid.header.table import EDITION, ProfileRow, ProfileTable, load_table
 from deid.tool import DeidTool
 
 __all__ = [

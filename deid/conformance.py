@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from pydicom.datadict import dictionary_VR
 
 from deid.header.iod import CR_IMAGE, DEFAULT_IOD_TYPES, GENERIC_IMAGE, IodTypes
-from deid.options import TABLE_OPTION_FIELDS, DeidOptions
 from deid.header.rules import (
     TEMPORAL_VRS,
     TEXT_VRS,
@@ -33,6 +32,7 @@ from deid.header.table import (
     ProfileTable,
     load_table,
 )
+from deid.options import TABLE_OPTION_FIELDS, DeidOptions
 
 #: Reference IOD of the option columns (the appliance's main input).
 REFERENCE_SOP_CLASS = CR_IMAGE
@@ -133,13 +133,14 @@ def render_markdown(table: ProfileTable | None = None) -> str:
     w("")
     w(f"Source: DICOM PS3.15 Table E.1-1, edition **{EDITION}**, {len(table)} rows, machine-readable copy in")
     w("`deid/header/data/` (origin and licence: `deid/header/data/SOURCE.md`). Engine:")
-    w("`deid/header.py` (`Deidentifier`); decisions: `deid/rules.py`. The table at the")
+    w("`deid/header/engine.py` (`Deidentifier`); decisions: `deid/header/rules.py`. The table at the")
     w("end lists every row, and `tests/deid/test_conformance.py` checks the engine against it,")
     w("row by row and option by option.")
     w("")
-    w("Stand-alone use: `python -m deid --secret-file site.secret [--config deid.toml]")
-    w("[--store map.sqlite --store-key map.key] -o OUTDIR FILE...` (options in a `[deid]` TOML table; see")
-    w("`deid/__main__.py`). From code: `Deidentifier(DeidOptions(...), secret).deidentify(ds)`.")
+    w("Stand-alone use: `securemed deid INPUT OUTPUT --secret-file site.secret [--config deid.toml]")
+    w("[--store map.sqlite --store-key map.key] [--rename]` (options in a `[deid.options]` TOML table, as in")
+    w("the appliance config). From code: `DeidTool(DeidOptions(...), secret).deidentify(ds)`, which adds the")
+    w("free-text and pixel options; the header engine alone is `Deidentifier(DeidOptions(...), secret)`.")
     w("")
     w("## Action codes")
     w("")
@@ -189,8 +190,10 @@ def render_markdown(table: ProfileTable | None = None) -> str:
         "\n".join(
             _table(
                 ["Code", "Type 1/1C", "Type 2/2C", "Type 3 / absent / nested"],
-                [[code, resolve_variant(code, "1"), resolve_variant(code, "2"), resolve_variant(code, "3")]
-                 for code in ("Z/D", "X/Z", "X/D", "X/Z/D", "X/Z/U*")],
+                [
+                    [code, resolve_variant(code, "1"), resolve_variant(code, "2"), resolve_variant(code, "3")]
+                    for code in ("Z/D", "X/Z", "X/D", "X/Z/D", "X/Z/U*")
+                ],
             )
         )
     )
@@ -215,8 +218,13 @@ def render_markdown(table: ProfileTable | None = None) -> str:
             _table(
                 ["Tag", "Name", "Code", *(names[uid] for uid, _ in iods), "Nested"],
                 [
-                    [r.tag, r.name, r.basic, *(project_action(r, "basic", iod) for _, iod in iods),
-                     project_action(r, "basic", GENERIC_IMAGE, nested=True)]
+                    [
+                        r.tag,
+                        r.name,
+                        r.basic,
+                        *(project_action(r, "basic", iod) for _, iod in iods),
+                        project_action(r, "basic", GENERIC_IMAGE, nested=True),
+                    ]
                     for r in variant_rows
                 ],
             )
@@ -233,8 +241,11 @@ def render_markdown(table: ProfileTable | None = None) -> str:
             _table(
                 ["Rule", "Basic", "Options"],
                 [
-                    ["DA, DT, TM (" + UNLISTED_TEMPORAL.name + ")", UNLISTED_TEMPORAL.basic,
-                     "Rtn Long Full Dates: K; Rtn Long Modif Dates: C"],
+                    [
+                        "DA, DT, TM (" + UNLISTED_TEMPORAL.name + ")",
+                        UNLISTED_TEMPORAL.basic,
+                        "Rtn Long Full Dates: K; Rtn Long Modif Dates: C",
+                    ],
                     ["PN (" + UNLISTED_PERSON_NAME.name + ")", UNLISTED_PERSON_NAME.basic, "-"],
                     ["UI naming an instance (" + UNLISTED_UID.name + ")", UNLISTED_UID.basic, "Rtn UIDs: K"],
                     ["UI naming a class/syntax/scheme, or a well-known UID", "K", "-"],
@@ -258,7 +269,7 @@ def render_markdown(table: ProfileTable | None = None) -> str:
     w("")
     w("- **pseudonym**: Patient ID (Z/D) is replaced everywhere by a keyed pseudonym of its value")
     w("  (`ANON` + 16 base32 characters of HMAC-SHA256(secret, Patient ID)); the top-level Patient's Name (Z)")
-    w("  by the same pseudonym. Both are allowed: Z and Z/D permit \"a non-zero length value that may be a")
+    w('  by the same pseudonym. Both are allowed: Z and Z/D permit "a non-zero length value that may be a')
     w("  dummy value\". Nested Patient's Name follows its row (Z).")
     w("- **dates**: date and time rows that another option would keep (e.g. Retain Device Identity on Date of")
     w("  Last Calibration) are decided by the two temporal options only, so no option releases true dates")

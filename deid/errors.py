@@ -6,7 +6,11 @@ from __future__ import annotations
 from common.errors import ConfigError, ExitCode, KeyFileError, SecureMedError
 
 __all__ = [
-    "DeidConfigError", "DeidError", "KeyFileError", "MappingStoreError", "RecordDecryptionError",
+    "DeidConfigError",
+    "DeidError",
+    "KeyFileError",
+    "MappingStoreError",
+    "RecordDecryptionError",
     "UnsafeToDeidentify",
 ]
 

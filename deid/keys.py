@@ -13,9 +13,10 @@ import base64
 import hashlib
 import hmac
 import os
-import stat
 from pathlib import Path
 
+from common.errors import KeyFileError
+from common.keyfiles import read_private
 from deid.errors import DeidConfigError
 
 MIN_SECRET_BYTES = 16
@@ -72,17 +73,15 @@ class Keyring:
 def load_secret(path: str | os.PathLike[str]) -> bytes:
     """The site secret from `path`: hex text (64+ hex digits) or raw bytes, at least 16 bytes.
 
-    Like a key file, it must be a regular file without group/other access (DeidConfigError
-    with key "secret_file" otherwise); the secret never appears in an error message.
+    It is read with `common.keyfiles.read_private`, so it must be a readable regular file without
+    group/other access (symlinks are followed); any refusal is re-raised as DeidConfigError with
+    key "secret_file" and the reader's message. The secret never appears in an error message.
     """
     p = Path(path)
     try:
-        st = p.stat()
-        data = p.read_bytes()
-    except OSError as exc:
-        raise DeidConfigError("secret_file", f"{p} cannot be read: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o077:
-        raise DeidConfigError("secret_file", f"{p} must be a regular file with mode 600")
+        data = read_private(p)
+    except KeyFileError as exc:
+        raise DeidConfigError("secret_file", str(exc)) from None
     text = data.strip()
     try:
         if len(text) >= 64 and len(text) % 2 == 0:

@@ -14,17 +14,28 @@ import binascii
 import json
 import os
 import sqlite3
-import threading
 import stat
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
 
+from common.sqlite import Database
 from deid.errors import KeyFileError, MappingStoreError, RecordDecryptionError
 
 KEY_BYTES = 32
 _NONCE_BYTES = 12
 _AAD_PREFIX = b"securemed-edge/deid/mapping/v1|"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    new_sop_instance_uid   TEXT PRIMARY KEY,
+    new_study_instance_uid TEXT NOT NULL,
+    pseudonym              TEXT NOT NULL,
+    nonce                  BLOB NOT NULL,
+    ciphertext             BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_study ON records(new_study_instance_uid);
+CREATE INDEX IF NOT EXISTS records_pseudonym ON records(pseudonym);
+"""
 
 
 @dataclass(frozen=True)
@@ -125,30 +136,12 @@ class MappingStore:
             raise KeyFileError("the store key must be 32 bytes (AES-256)")
         self._aead = AESGCM(bytes(key))
         self._path = Path(path)
-        self._lock = threading.Lock()
         try:
-            # Used from the pipeline's worker thread after being opened at start-up; a lock
-            # serialises access (see _locked).
-            self._db = sqlite3.connect(self._path, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            with self._db:
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS records ("
-                    " new_sop_instance_uid TEXT PRIMARY KEY,"
-                    " new_study_instance_uid TEXT NOT NULL,"
-                    " pseudonym TEXT NOT NULL,"
-                    " nonce BLOB NOT NULL,"
-                    " ciphertext BLOB NOT NULL)"
-                )
-                self._db.execute("CREATE INDEX IF NOT EXISTS records_study ON records(new_study_instance_uid)")
-                self._db.execute("CREATE INDEX IF NOT EXISTS records_pseudonym ON records(pseudonym)")
-        except sqlite3.Error as exc:
+            # Used from the pipeline's worker thread after being opened at start-up: the Database
+            # serialises access behind one lock; its file (and -wal/-shm) is mode 0600.
+            self._db = Database(self._path, _SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
             raise MappingStoreError(f"mapping store {self._path} cannot be opened: {exc}") from None
-        try:
-            os.chmod(self._path, 0o600)
-        except OSError:
-            pass
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], key_file: str | os.PathLike[str]) -> MappingStore:
@@ -159,8 +152,8 @@ class MappingStore:
         nonce = os.urandom(_NONCE_BYTES)
         ciphertext = self._aead.encrypt(nonce, record.to_json_bytes(), _aad(record.new_sop_instance_uid))
         try:
-            with self._lock, self._db:
-                self._db.execute(
+            with self._db.transaction() as conn:
+                conn.execute(
                     "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
                     (record.new_sop_instance_uid, record.new_study_instance_uid, record.pseudonym, nonce, ciphertext),
                 )
@@ -180,7 +173,7 @@ class MappingStore:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> MappingStore:  # noqa: PYI034 (typing.Self needs Python 3.11)
+    def __enter__(self) -> MappingStore:
         return self
 
     def __exit__(
@@ -192,12 +185,11 @@ class MappingStore:
         from cryptography.exceptions import InvalidTag
 
         try:
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT new_sop_instance_uid, nonce, ciphertext FROM records WHERE {where} "
-                    "ORDER BY new_sop_instance_uid",
-                    (value,),
-                ).fetchall()
+            rows = self._db.query(
+                f"SELECT new_sop_instance_uid, nonce, ciphertext FROM records WHERE {where} "
+                "ORDER BY new_sop_instance_uid",
+                (value,),
+            )
         except sqlite3.Error as exc:
             raise MappingStoreError(f"mapping store read failed: {exc}") from None
         out = []

@@ -10,7 +10,7 @@ from pydicom import dcmwrite
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from deid.header.iod import CR_IMAGE, DX_FOR_PRESENTATION
 from deid.header.table import ProfileRow, load_table
@@ -112,7 +112,7 @@ def make_image(
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = planted_uid(900005)
+    meta.ImplementationClassUID = UID(planted_uid(900005))
     meta.SourceApplicationEntityTitle = "PHIXSRCAE"
     ds.file_meta = meta
     return ds

@@ -20,9 +20,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from deid.errors import DeidError, UnsafeToDeidentify
-from deid.header.engine import (
-    PENDING_CLEAN_PIXEL_DATA, PENDING_EMBEDDED_OVERLAY, Deidentifier, DeidResult, mark_option_applied,
-)
+from deid.header.engine import Deidentifier
+from deid.header.method import PENDING_CLEAN_PIXEL_DATA, PENDING_EMBEDDED_OVERLAY, DeidResult, mark_option_applied
 from deid.mapping import MappingStore
 from deid.options import DeidOptions
 from deid.pixels.settings import PixelCleanSettings
@@ -40,8 +39,11 @@ class Summary:
     refused: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"written": self.written, "refused": self.refused,
-                "counts": {"written": len(self.written), "refused": len(self.refused)}}
+        return {
+            "written": self.written,
+            "refused": self.refused,
+            "counts": {"written": len(self.written), "refused": len(self.refused)},
+        }
 
 
 def _inputs(source: Path) -> Iterator[tuple[Path, Path]]:
@@ -61,8 +63,14 @@ class DeidTool:
     (encrypted); nothing else in the project writes re-identification records.
     """
 
-    def __init__(self, options: DeidOptions, secret: bytes, *, pixels: PixelCleanSettings | None = None,
-                 mapping: MappingStore | None = None) -> None:
+    def __init__(
+        self,
+        options: DeidOptions,
+        secret: bytes,
+        *,
+        pixels: PixelCleanSettings | None = None,
+        mapping: MappingStore | None = None,
+    ) -> None:
         self.options = options
         self.secret = secret
         self.mapping = mapping
@@ -115,7 +123,9 @@ class DeidTool:
             try:
                 ds = dcmread(path)
             except (OSError, InvalidDicomError) as exc:
-                summary.refused.append({"input": str(relative), "reason": f"not readable as DICOM ({type(exc).__name__})"})
+                summary.refused.append(
+                    {"input": str(relative), "reason": f"not readable as DICOM ({type(exc).__name__})"}
+                )
                 continue
             try:
                 result = self.deidentify(ds)
@@ -126,7 +136,12 @@ class DeidTool:
             out.parent.mkdir(parents=True, exist_ok=True)
             result.dataset.save_as(out, enforce_file_format=True)
             counts = result.summary()["action_counts"]
-            summary.written.append({"input": str(relative), "output": str(out.relative_to(target)),
-                                    "new_sop_instance_uid": result.record.new_sop_instance_uid,
-                                    "action_counts": counts})
+            summary.written.append(
+                {
+                    "input": str(relative),
+                    "output": str(out.relative_to(target)),
+                    "new_sop_instance_uid": result.record.new_sop_instance_uid,
+                    "action_counts": counts,
+                }
+            )
         return summary

@@ -16,14 +16,31 @@ from pydicom.multival import MultiValue
 
 # Header values that identify the patient or the encounter: the report must not contain them.
 IDENTIFYING_KEYWORDS = (
-    "PatientName", "PatientID", "OtherPatientIDs", "AccessionNumber", "PatientBirthDate", "StudyID",
-    "InstitutionName", "InstitutionAddress", "ReferringPhysicianName", "PerformingPhysicianName",
-    "OperatorsName", "PatientAddress", "PatientTelephoneNumbers", "StationName", "StudyDate",
+    "PatientName",
+    "PatientID",
+    "OtherPatientIDs",
+    "AccessionNumber",
+    "PatientBirthDate",
+    "StudyID",
+    "InstitutionName",
+    "InstitutionAddress",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "StationName",
+    "StudyDate",
 )
 # Free-text header fields whose content must not be copied into the report verbatim.
 FREE_TEXT_KEYWORDS = (
-    "StudyDescription", "SeriesDescription", "ImageComments", "AdditionalPatientHistory",
-    "AdmittingDiagnosesDescription", "RequestedProcedureDescription", "PatientComments",
+    "StudyDescription",
+    "SeriesDescription",
+    "ImageComments",
+    "AdditionalPatientHistory",
+    "AdmittingDiagnosesDescription",
+    "RequestedProcedureDescription",
+    "PatientComments",
 )
 
 
@@ -36,8 +53,10 @@ class HeaderValues:
     free_text: tuple[str, ...] = ()
 
     def __add__(self, other: HeaderValues) -> HeaderValues:
-        return HeaderValues(tuple(dict.fromkeys(self.identifying + other.identifying)),
-                            tuple(dict.fromkeys(self.free_text + other.free_text)))
+        return HeaderValues(
+            tuple(dict.fromkeys(self.identifying + other.identifying)),
+            tuple(dict.fromkeys(self.free_text + other.free_text)),
+        )
 
 
 def _values(ds: Dataset, keywords: Sequence[str]) -> list[str]:
@@ -57,5 +76,6 @@ def _values(ds: Dataset, keywords: Sequence[str]) -> list[str]:
 
 def header_values(ds: Dataset) -> HeaderValues:
     """The identifying and free-text values of one original instance."""
-    return HeaderValues(tuple(dict.fromkeys(_values(ds, IDENTIFYING_KEYWORDS))),
-                        tuple(dict.fromkeys(_values(ds, FREE_TEXT_KEYWORDS))))
+    return HeaderValues(
+        tuple(dict.fromkeys(_values(ds, IDENTIFYING_KEYWORDS))), tuple(dict.fromkeys(_values(ds, FREE_TEXT_KEYWORDS)))
+    )

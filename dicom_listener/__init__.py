@@ -12,14 +12,15 @@ The pipeline polls Spool.ready_studies() and takes a study with Spool.claim().
     server.shutdown(grace_s=10)
 """
 
+from common.tls import TLSFiles
 from dicom_listener.contexts import STORAGE_TRANSFER_SYNTAXES, supported_contexts
 from dicom_listener.errors import (
     IdentifierMismatch,
     InvalidIdentifier,
+    ListenerConfigError,
     ListenerError,
     MalformedDataset,
     MissingIdentifier,
-    ListenerConfigError,
     SOPClassMismatch,
     SpoolError,
     SpoolWriteError,
@@ -30,7 +31,6 @@ from dicom_listener.errors import (
 from dicom_listener.handlers import handle_echo, handle_store
 from dicom_listener.identity import InstanceIdentity, is_valid_uid, parse_identity
 from dicom_listener.server import ListenerServer, build_ssl_context, create_server
-from common.tls import TLSFiles
 from dicom_listener.settings import ListenerSettings
 from dicom_listener.spool import (
     ClaimedStudy,

@@ -46,16 +46,13 @@ COMPRESSED_TRANSFER_SYNTAXES: tuple[str, ...] = (
     "1.2.840.10008.1.2.5",  # RLE Lossless
 )
 
-STORAGE_TRANSFER_SYNTAXES: tuple[str, ...] = (
-    UNCOMPRESSED_TRANSFER_SYNTAXES + COMPRESSED_TRANSFER_SYNTAXES
-)
+STORAGE_TRANSFER_SYNTAXES: tuple[str, ...] = UNCOMPRESSED_TRANSFER_SYNTAXES + COMPRESSED_TRANSFER_SYNTAXES
 
 
 def supported_contexts() -> list[PresentationContext]:
     """Verification and all storage SOP classes, each with STORAGE_TRANSFER_SYNTAXES."""
     contexts = [build_context(Verification, list(UNCOMPRESSED_TRANSFER_SYNTAXES[:2]))]
     contexts.extend(
-        build_context(str(cx.abstract_syntax), list(STORAGE_TRANSFER_SYNTAXES))
-        for cx in AllStoragePresentationContexts
+        build_context(str(cx.abstract_syntax), list(STORAGE_TRANSFER_SYNTAXES)) for cx in AllStoragePresentationContexts
     )
     return contexts

@@ -88,9 +88,7 @@ def handle_echo(event: Any) -> int:
     return SUCCESS
 
 
-def check_identity(
-    identity: InstanceIdentity, affected_sop_class: str, affected_sop_instance: str
-) -> None:
+def check_identity(identity: InstanceIdentity, affected_sop_class: str, affected_sop_instance: str) -> None:
     """Raise if the data set's UIDs contradict the C-STORE request's Affected UIDs."""
     if identity.sop_instance_uid != affected_sop_instance:
         raise IdentifierMismatch("SOP Instance UID differs from Affected SOP Instance UID")
@@ -111,7 +109,7 @@ def handle_store(event: Any, spool: Spool) -> int | Dataset:
         affected_instance = str(request.AffectedSOPInstanceUID or "")
         transfer_syntax = str(event.context.transfer_syntax)
         dataset = event.encoded_dataset(include_meta=False)
-    except Exception as exc:  # noqa: BLE001 - must answer with a status whatever happened
+    except Exception as exc:
         LOGGER.error("C-STORE: cannot read the request (%s)", exc.__class__.__name__)
         return _failure(INTERNAL_ERROR, "internal error reading the request")
     log_uid = affected_instance if is_valid_uid(affected_instance) else "<invalid UID>"
@@ -131,13 +129,11 @@ def handle_store(event: Any, spool: Spool) -> int | Dataset:
             dimse_status=status,
             transfer_syntax_uid=transfer_syntax if is_valid_uid(transfer_syntax) else None,
             affected_sop_class_uid=affected_class if is_valid_uid(affected_class) else None,
-            affected_sop_instance_uid=affected_instance
-            if is_valid_uid(affected_instance)
-            else None,
+            affected_sop_instance_uid=affected_instance if is_valid_uid(affected_instance) else None,
         )
         try:
             header = encode_file_meta(event.file_meta)
-        except Exception:  # noqa: BLE001 - an unencodable meta (bad UIDs) still gets quarantined
+        except Exception:
             header = b""
         try:
             where = spool.quarantine((header, dataset), record)
@@ -149,7 +145,7 @@ def handle_store(event: Any, spool: Spool) -> int | Dataset:
                 aet,
                 where.name,
             )
-        except Exception as exc:  # noqa: BLE001 - the refusal status is sent regardless
+        except Exception as exc:
             LOGGER.error(
                 "C-STORE refused 0x%04X (%s) for %s from %s; quarantine failed: %s",
                 status,
@@ -165,7 +161,7 @@ def handle_store(event: Any, spool: Spool) -> int | Dataset:
     except SpoolError as exc:
         LOGGER.error("C-STORE %s from %s not stored: %s", identity.sop_instance_uid, aet, exc)
         return _failure(OUT_OF_RESOURCES, "instance could not be stored")
-    except Exception as exc:  # noqa: BLE001 - answer rather than let pynetdicom pick 0xC211
+    except Exception as exc:
         LOGGER.error(
             "C-STORE %s from %s failed unexpectedly: %s",
             identity.sop_instance_uid,

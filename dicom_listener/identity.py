@@ -46,13 +46,47 @@ _UNDEFINED = 0xFFFFFFFF
 
 _KNOWN_VRS = frozenset(
     vr.encode()
-    for vr in (
-        "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL "
-        "UN UR US UT UV"
-    ).split()
+    for vr in [
+        "AE",
+        "AS",
+        "AT",
+        "CS",
+        "DA",
+        "DS",
+        "DT",
+        "FD",
+        "FL",
+        "IS",
+        "LO",
+        "LT",
+        "OB",
+        "OD",
+        "OF",
+        "OL",
+        "OV",
+        "OW",
+        "PN",
+        "SH",
+        "SL",
+        "SQ",
+        "SS",
+        "ST",
+        "SV",
+        "TM",
+        "UC",
+        "UI",
+        "UL",
+        "UN",
+        "UR",
+        "US",
+        "UT",
+        "UV",
+    ]
 )
 # VRs whose explicit header is 2 reserved bytes + a 32-bit length (PS3.5 7.1.2).
-_LONG_VRS = frozenset(vr.encode() for vr in "OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
+_LONG_VRS = frozenset(
+    vr.encode() for vr in ["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"]
+)
 
 MAX_DEPTH = 32
 """Deepest sequence nesting accepted; real objects stay in single digits."""
@@ -192,18 +226,14 @@ class _Walker:
                 pos = self._undefined_length(tag, vr, pos, limit, depth, implicit)
                 continue
             if pos + length > limit:
-                raise MalformedDataset(
-                    f"value of length {length} overruns the data at offset {pos}"
-                )
+                raise MalformedDataset(f"value of length {length} overruns the data at offset {pos}")
             if vr == b"SQ":
                 self._defined_items(pos, pos + length, depth + 1, implicit)
             if depth == 0 and tag in _WANTED:
                 self.found[tag] = bytes(buf[pos : pos + length])
             pos += length
 
-    def _undefined_length(
-        self, tag: int, vr: bytes | None, pos: int, limit: int, depth: int, implicit: bool
-    ) -> int:
+    def _undefined_length(self, tag: int, vr: bytes | None, pos: int, limit: int, depth: int, implicit: bool) -> int:
         if vr is None or vr == b"SQ":
             return self._delimited_items(pos, limit, depth + 1, implicit)
         if vr == b"UN":
@@ -248,12 +278,8 @@ class _Walker:
             if tag == _SEQUENCE_DELIMITER:
                 return pos + 8
             if tag != _ITEM or length == _UNDEFINED:
-                raise MalformedDataset(
-                    f"malformed encapsulated pixel data fragment at offset {pos}"
-                )
+                raise MalformedDataset(f"malformed encapsulated pixel data fragment at offset {pos}")
             pos += 8
             if pos + length > limit:
-                raise MalformedDataset(
-                    f"fragment of length {length} overruns the data at offset {pos}"
-                )
+                raise MalformedDataset(f"fragment of length {length} overruns the data at offset {pos}")
             pos += length

@@ -30,11 +30,11 @@ from pynetdicom import AE, evt
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 from pynetdicom.transport import ThreadedAssociationServer
 
-from dicom_listener.contexts import supported_contexts
-from dicom_listener.errors import ListenerError, ListenerConfigError
-from dicom_listener.handlers import handle_echo, handle_store
 from common.aetitle import AE_TITLE_MAX_LEN
 from common.tls import TLSFiles
+from dicom_listener.contexts import supported_contexts
+from dicom_listener.errors import ListenerConfigError, ListenerError
+from dicom_listener.handlers import handle_echo, handle_store
 from dicom_listener.settings import ListenerSettings
 from dicom_listener.spool import Spool
 
@@ -127,9 +127,7 @@ def build_ssl_context(tls: TLSFiles) -> ssl.SSLContext:
 
 def _log_established(event: Any) -> None:
     requestor = event.assoc.requestor
-    LOGGER.info(
-        "association from %s at %s established", str(requestor.ae_title).strip(), requestor.address
-    )
+    LOGGER.info("association from %s at %s established", str(requestor.ae_title).strip(), requestor.address)
 
 
 def _log_rejection(event: Any) -> None:
@@ -197,9 +195,7 @@ class ListenerServer:
             time.sleep(0.05)
         remaining = self._server.active_associations
         if remaining:
-            LOGGER.warning(
-                "shutdown: aborting %d association(s) after the grace period", len(remaining)
-            )
+            LOGGER.warning("shutdown: aborting %d association(s) after the grace period", len(remaining))
         for assoc in remaining:
             assoc.abort()
         for assoc in remaining:
@@ -228,9 +224,7 @@ def create_server(
     address cannot be bound.
     """
     owns_spool = spool is None
-    active_spool = (
-        spool if spool is not None else Spool(settings.spool_dir, settings.quiet_period_s)
-    )
+    active_spool = spool if spool is not None else Spool(settings.spool_dir, settings.quiet_period_s)
     try:
         ae = _ListenerAE(settings.ae_title, settings.allowed_calling_aets)
         ae.require_called_aet = True
@@ -257,9 +251,7 @@ def create_server(
                 server_class=_ListenerAssociationServer,
             )
         except OSError as exc:
-            raise ListenerError(
-                f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}"
-            ) from exc
+            raise ListenerError(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}") from exc
         assert isinstance(server, _ListenerAssociationServer)
         server.handshake_timeout = settings.network_timeout_s
         thread = threading.Thread(

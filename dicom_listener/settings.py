@@ -12,7 +12,6 @@ from common.tls import TLSFiles
 from dicom_listener.errors import ListenerConfigError
 
 
-
 def normalize_ae_title(value: str, what: str = "ae_title") -> str:
     """`value` without its non-significant spaces, or ListenerConfigError naming `what`."""
     problem = ae_title_problem(value)

@@ -30,7 +30,12 @@ import torch
 from export.bundle import Int8Guard, write_bundle
 from export.onnx_export import validate_export
 from training.model import (
-    ReportModel, ReportModelConfig, full_config, image_dependent_init, load_biomedclip_vision, load_t5_weights,
+    ReportModel,
+    ReportModelConfig,
+    full_config,
+    image_dependent_init,
+    load_biomedclip_vision,
+    load_t5_weights,
 )
 
 log = logging.getLogger("securemed.export")
@@ -58,8 +63,9 @@ def placeholder_tokenizer(path: Path, vocab_size: int = T5_VOCAB) -> Path:
     return save_tokenizer(tok, path)
 
 
-def build_model(*, checkpoint: Path | None = None, biomedclip: Path | None = None, t5: Path | None = None,
-                seed: int = 0) -> ReportModel:
+def build_model(
+    *, checkpoint: Path | None = None, biomedclip: Path | None = None, t5: Path | None = None, seed: int = 0
+) -> ReportModel:
     if checkpoint is not None:
         return ReportModel.load(checkpoint)
     torch.manual_seed(seed)
@@ -89,8 +95,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tokenizer", type=Path, help="tokenizer.json (default: the T5 directory's, else a placeholder)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True, help="INT8 variant (guarded)")
-    p.add_argument("--int8-guard", action=argparse.BooleanOptionalAction, default=True,
-                   help="judge INT8 against fp32 before shipping it")
+    p.add_argument(
+        "--int8-guard",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="judge INT8 against fp32 before shipping it",
+    )
     p.add_argument("--fp16", action="store_true", help="fp16 variant for GPUs")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--threads", type=int, default=0)
@@ -116,14 +126,23 @@ def main(argv: list[str] | None = None) -> int:
         if tokenizer is None:
             tokenizer = placeholder_tokenizer(Path(tmp) / "tokenizer.json", model.t5.config.vocab_size)
         manifest = write_bundle(
-            model, tokenizer, args.out, name=args.name, int8=args.int8, fp16=args.fp16,
-            guard=Int8Guard(enabled=args.int8_guard), max_new_tokens=args.max_new_tokens, threads=args.threads,
+            model,
+            tokenizer,
+            args.out,
+            name=args.name,
+            int8=args.int8,
+            fp16=args.fp16,
+            guard=Int8Guard(enabled=args.int8_guard),
+            max_new_tokens=args.max_new_tokens,
+            threads=args.threads,
         )
     checks = validate_export(model, args.out)
     worst = max(checks, key=lambda c: c.max_abs_error)
-    print(f"bundle {manifest['bundle_id']} in {args.out}: variants {', '.join(manifest['variants'])}; "
-          f"largest difference from PyTorch {worst.max_abs_error:.2e} ({worst.graph}.{worst.output}); "
-          f"int8: {manifest['quantization'].get('int8')}; {time.perf_counter() - started:.0f} s")
+    print(
+        f"bundle {manifest['bundle_id']} in {args.out}: variants {', '.join(manifest['variants'])}; "
+        f"largest difference from PyTorch {worst.max_abs_error:.2e} ({worst.graph}.{worst.output}); "
+        f"int8: {manifest['quantization'].get('int8')}; {time.perf_counter() - started:.0f} s"
+    )
     return 0
 
 

@@ -14,9 +14,10 @@ import json
 import logging
 import shutil
 import tempfile
-from pathlib import Path
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,8 +61,9 @@ class Int8Guard:
     probe: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
-def _guard_int8(model: ReportModel, out_dir: Path, files: Mapping[str, str], guard: Int8Guard,
-                threads: int) -> tuple[dict[str, str] | None, dict[str, Any]]:
+def _guard_int8(
+    model: ReportModel, out_dir: Path, files: Mapping[str, str], guard: Int8Guard, threads: int
+) -> tuple[dict[str, str] | None, dict[str, Any]]:
     """(the int8 variant's files or None, the manifest's record of the decision)."""
     enc32, dec32 = str(out_dir / files["encoder"]), str(out_dir / files["decoder"])
     enc8, dec8 = str(out_dir / files["encoder_int8"]), str(out_dir / files["decoder_int8"])
@@ -76,30 +78,47 @@ def _guard_int8(model: ReportModel, out_dir: Path, files: Mapping[str, str], gua
     try:
         choice, results = choose_int8(
             reference,
-            [("int8", lambda: GraphPair(enc8, dec8, threads=threads)),
-             ("int8-decoder-only", lambda: GraphPair(enc32, dec8, threads=threads))],
-            probe, steps=guard.steps, start=model.t5.config.decoder_start_token_id, min_agreement=guard.min_agreement,
+            [
+                ("int8", lambda: GraphPair(enc8, dec8, threads=threads)),
+                ("int8-decoder-only", lambda: GraphPair(enc32, dec8, threads=threads)),
+            ],
+            probe,
+            steps=guard.steps,
+            start=model.decoder_start_token_id,
+            min_agreement=guard.min_agreement,
         )
     except QualityError as exc:
         # Unjudged INT8 does not ship: an fp32-only bundle is slower, never wrong.
         log.warning("int8 guard: cannot judge (%s); the bundle has no int8 variant", exc)
         return None, {"int8": None, "not_judged": str(exc)}
     record = {
-        "int8": choice, "min_token_agreement": guard.min_agreement,
+        "int8": choice,
+        "min_token_agreement": guard.min_agreement,
         "candidates": [r.to_dict() for r in results],
     }
     for r in results:
-        log.info("int8 guard: %s token agreement %.3f, logit rel. error median %.4f", r.candidate,
-                 r.token_agreement, r.logit_rel_error_median)
+        log.info(
+            "int8 guard: %s token agreement %.3f, logit rel. error median %.4f",
+            r.candidate,
+            r.token_agreement,
+            r.logit_rel_error_median,
+        )
     if choice is None:
-        log.warning("int8 guard: no INT8 candidate keeps %.2f token agreement; the bundle has no int8 variant",
-                    guard.min_agreement)
+        log.warning(
+            "int8 guard: no INT8 candidate keeps %.2f token agreement; the bundle has no int8 variant",
+            guard.min_agreement,
+        )
         return None, record
     return options[choice], record
 
 
 def export_graphs(
-    model: ReportModel, out_dir: Path, *, int8: bool, fp16: bool = False, guard: Int8Guard = Int8Guard(),
+    model: ReportModel,
+    out_dir: Path,
+    *,
+    int8: bool,
+    fp16: bool = False,
+    guard: Int8Guard = Int8Guard(),
     threads: int = 0,
 ) -> tuple[dict[str, dict[str, str]], dict[str, Any]]:
     """Export (and optionally quantise) the graphs into out_dir.
@@ -121,15 +140,16 @@ def export_graphs(
             variants["int8"] = chosen
     if fp16:
         from export.fp16 import convert_fp16
-
         from export.spec import example_inputs
 
         variants["fp16"] = {}
         for role, file in fp32.items():
             spec = specs[role]
             # Calibration finds the nodes whose values leave fp16's range; they stay fp32.
-            samples = [{t.name: a.numpy() for t, a in zip(spec.inputs, example_inputs(spec, model, batch=2, seed=s))}
-                       for s in (0, 1)]
+            samples = [
+                {t.name: a.numpy() for t, a in zip(spec.inputs, example_inputs(spec, model, batch=2, seed=s))}
+                for s in (0, 1)
+            ]
             name = file.replace(".onnx", ".fp16.onnx")
             convert_fp16(out_dir / file, out_dir / name, calibration=samples)
             variants["fp16"][role] = name
@@ -179,16 +199,24 @@ def write_manifest(
             for spec in (encoder, decoder)
         },
         "preprocessing": {
-            "image_size": model.cfg.vision.image_size, "mean": list(CLIP_MEAN), "std": list(CLIP_STD),
-            "resize": "shortest_side", "crop": "center", "interpolation": "bicubic",
+            "image_size": model.cfg.vision.image_size,
+            "mean": list(CLIP_MEAN),
+            "std": list(CLIP_STD),
+            "resize": "shortest_side",
+            "crop": "center",
+            "interpolation": "bicubic",
             "windowing": "modality LUT, VOI LUT (window or sequence), MONOCHROME1 inverted",
         },
         "tokenizer": {
-            "file": TOKENIZER_FILE, "pad_token_id": t5.pad_token_id, "eos_token_id": t5.eos_token_id,
+            "file": TOKENIZER_FILE,
+            "pad_token_id": t5.pad_token_id,
+            "eos_token_id": t5.eos_token_id,
             "decoder_start_token_id": t5.decoder_start_token_id,
         },
         "decoder": {
-            "num_layers": t5.num_decoder_layers, "num_heads": t5.num_heads, "d_kv": t5.d_kv,
+            "num_layers": t5.num_decoder_layers,
+            "num_heads": t5.num_heads,
+            "d_kv": t5.d_kv,
             "vocab_size": t5.vocab_size,
         },
         "generation": {"strategy": "greedy", "max_new_tokens": max_new_tokens},
@@ -221,6 +249,12 @@ def write_bundle(
     shutil.copyfile(tokenizer_file, out_dir / TOKENIZER_FILE)
     variants, quantization = export_graphs(model, out_dir, int8=int8, fp16=fp16, guard=guard, threads=threads)
     return write_manifest(
-        model, out_dir, name=name, variants=variants, max_new_tokens=max_new_tokens,
-        metrics=metrics, model_card=model_card, quantization=quantization,
+        model,
+        out_dir,
+        name=name,
+        variants=variants,
+        max_new_tokens=max_new_tokens,
+        metrics=metrics,
+        model_card=model_card,
+        quantization=quantization,
     )

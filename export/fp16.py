@@ -68,8 +68,14 @@ class Fp16Plan:
     op_types: tuple[str, ...] = FP32_OP_TYPES
 
 
-def convert_fp16(src: Path, dst: Path, *, calibration: Iterable[Mapping[str, np.ndarray]] = (),
-                 overflow_limit: float = OVERFLOW_LIMIT, keep_io: Sequence[str] = HOST_IO) -> None:
+def convert_fp16(
+    src: Path,
+    dst: Path,
+    *,
+    calibration: Iterable[Mapping[str, np.ndarray]] = (),
+    overflow_limit: float = OVERFLOW_LIMIT,
+    keep_io: Sequence[str] = HOST_IO,
+) -> None:
     """Write the fp16 variant of the graph at `src` to `dst` (see the module contract)."""
     try:
         model = onnx.load(str(src))
@@ -96,8 +102,13 @@ def convert_fp16(src: Path, dst: Path, *, calibration: Iterable[Mapping[str, np.
     log.info("fp16 %s -> %s: fp32 nodes %s, %d cast round trips removed", src.name, dst.name, reasons, dropped)
 
 
-def plan_fp16(model: onnx.ModelProto, calibration: Iterable[Mapping[str, np.ndarray]] = (), *,
-              overflow_limit: float = OVERFLOW_LIMIT, keep_io: Sequence[str] = HOST_IO) -> Fp16Plan:
+def plan_fp16(
+    model: onnx.ModelProto,
+    calibration: Iterable[Mapping[str, np.ndarray]] = (),
+    *,
+    overflow_limit: float = OVERFLOW_LIMIT,
+    keep_io: Sequence[str] = HOST_IO,
+) -> Fp16Plan:
     """Which graph IO and nodes stay float32 (nodes must be named; `convert_fp16` names them)."""
     floats = {v.name for v in (*model.graph.input, *model.graph.output) if v.type.tensor_type.elem_type in _FLOATS}
     nodes: dict[str, str] = {}
@@ -176,8 +187,9 @@ def rms_norm_nodes(model: onnx.ModelProto) -> set[str]:
     return found
 
 
-def overflow_nodes(model: onnx.ModelProto, calibration: Iterable[Mapping[str, np.ndarray]], *,
-                   limit: float = OVERFLOW_LIMIT) -> set[str]:
+def overflow_nodes(
+    model: onnx.ModelProto, calibration: Iterable[Mapping[str, np.ndarray]], *, limit: float = OVERFLOW_LIMIT
+) -> set[str]:
     """Nodes that produce or consume a float tensor whose magnitude exceeds `limit` on any sample.
 
     Runs the float32 graph on the CPU with every intermediate float tensor exposed as an output.
@@ -224,9 +236,14 @@ def drop_cast_round_trips(model: onnx.ModelProto) -> int:
     rewire: dict[str, str] = {}
     for node in graph.node:
         first = producers.get(node.input[0]) if node.op_type == "Cast" else None
-        if (first is not None and first.op_type == "Cast" and _cast_to(node) == TensorProto.FLOAT
-                and _cast_to(first) == TensorProto.FLOAT16 and types.get(first.input[0]) == TensorProto.FLOAT
-                and node.output[0] not in outputs):
+        if (
+            first is not None
+            and first.op_type == "Cast"
+            and _cast_to(node) == TensorProto.FLOAT
+            and _cast_to(first) == TensorProto.FLOAT16
+            and types.get(first.input[0]) == TensorProto.FLOAT
+            and node.output[0] not in outputs
+        ):
             rewire[node.output[0]] = first.input[0]
     if not rewire:
         return 0
@@ -238,8 +255,13 @@ def drop_cast_round_trips(model: onnx.ModelProto) -> int:
     return len(rewire)
 
 
-def compare_fp16(reference: Path, candidate: Path, feeds: Iterable[Mapping[str, np.ndarray]], *,
-                 tolerance: Tolerance = FP16_TOLERANCE) -> list[GraphCheck]:
+def compare_fp16(
+    reference: Path,
+    candidate: Path,
+    feeds: Iterable[Mapping[str, np.ndarray]],
+    *,
+    tolerance: Tolerance = FP16_TOLERANCE,
+) -> list[GraphCheck]:
     """Run the fp32 `reference` and the fp16 `candidate` on the CPU and compare every output.
 
     Float feeds are cast to each graph's declared input type. An output passes when it is finite
@@ -264,8 +286,13 @@ def compare_fp16(reference: Path, candidate: Path, feeds: Iterable[Mapping[str, 
     return checks
 
 
-def validate_fp16(reference: Path, candidate: Path, feeds: Iterable[Mapping[str, np.ndarray]], *,
-                  tolerance: Tolerance = FP16_TOLERANCE) -> list[GraphCheck]:
+def validate_fp16(
+    reference: Path,
+    candidate: Path,
+    feeds: Iterable[Mapping[str, np.ndarray]],
+    *,
+    tolerance: Tolerance = FP16_TOLERANCE,
+) -> list[GraphCheck]:
     """`compare_fp16`, raising Fp16Error when an output is not finite or beyond tolerance."""
     checks = compare_fp16(reference, candidate, feeds, tolerance=tolerance)
     bad = [c for c in checks if not c.within_tolerance]
@@ -294,7 +321,8 @@ def _constants_feeding_only(model: onnx.ModelProto, fp32: set[str]) -> set[str]:
         for i in n.input:
             consumers.setdefault(i, []).append(n.name)
     return {
-        n.name for n in model.graph.node
+        n.name
+        for n in model.graph.node
         if n.op_type == "Constant" and consumers.get(n.output[0]) and all(c in fp32 for c in consumers[n.output[0]])
     }
 
@@ -374,7 +402,18 @@ def _feeds_for(session: ort.InferenceSession, sample: Mapping[str, np.ndarray]) 
 
 
 __all__ = [
-    "FP16_TOLERANCE", "FP32_OP_TYPES", "HOST_IO", "OVERFLOW_LIMIT", "Fp16Error", "Fp16Plan",
-    "compare_fp16", "convert_fp16", "drop_cast_round_trips", "index_arithmetic_nodes", "overflow_nodes",
-    "plan_fp16", "rms_norm_nodes", "validate_fp16",
+    "FP16_TOLERANCE",
+    "FP32_OP_TYPES",
+    "HOST_IO",
+    "OVERFLOW_LIMIT",
+    "Fp16Error",
+    "Fp16Plan",
+    "compare_fp16",
+    "convert_fp16",
+    "drop_cast_round_trips",
+    "index_arithmetic_nodes",
+    "overflow_nodes",
+    "plan_fp16",
+    "rms_norm_nodes",
+    "validate_fp16",
 ]

@@ -79,7 +79,7 @@ class DecoderStepGraph(nn.Module):
         self, input_ids: torch.Tensor, encoder_attention_mask: torch.Tensor, *cache: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
         past = cache[: 2 * self.n_layers]
-        cross = cache[2 * self.n_layers:]
+        cross = cache[2 * self.n_layers :]
         self_bias = self._position_bias(past[0])
         dtype = past[0].dtype
         cross_bias = (1.0 - encoder_attention_mask.to(dtype))[:, None, None, :] * torch.finfo(dtype).min
@@ -139,15 +139,15 @@ def greedy_with_graphs(
     batch = pixel_values.shape[0]
     heads, d_kv = cfg.num_heads, cfg.d_kv
     past = [torch.zeros(batch, heads, 0, d_kv) for _ in range(2 * dec.n_layers)]
-    tokens = torch.full((batch, 1), cfg.decoder_start_token_id, dtype=torch.long)
+    tokens = torch.full((batch, 1), model.decoder_start_token_id, dtype=torch.long)
     done = torch.zeros(batch, dtype=torch.bool)
     out = [tokens]
     for _ in range(max_new_tokens):
         logits, *past = dec(tokens, mask, *past, *cross)
         tokens = logits.argmax(-1, keepdim=True)
-        tokens = torch.where(done[:, None], torch.full_like(tokens, cfg.pad_token_id), tokens)
+        tokens = torch.where(done[:, None], torch.full_like(tokens, model.pad_token_id), tokens)
         out.append(tokens)
-        done |= tokens[:, 0] == cfg.eos_token_id
+        done |= tokens[:, 0] == model.eos_token_id
         if bool(done.all()):
             break
     return torch.cat(out, dim=1)

@@ -44,9 +44,15 @@ def export_graph(spec: GraphSpec, model: ReportModel, path: Path) -> None:
         # The TorchScript exporter: it handles the decoder's zero-length first-step cache and
         # symbolic past length without the guards torch.export would need.
         torch.onnx.export(
-            module, args, str(path), dynamo=False, opset_version=OPSET,
-            input_names=[t.name for t in spec.inputs], output_names=[t.name for t in spec.outputs],
-            dynamic_axes=dynamic, do_constant_folding=True,
+            module,
+            args,
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[t.name for t in spec.inputs],
+            output_names=[t.name for t in spec.outputs],
+            dynamic_axes=dynamic,
+            do_constant_folding=True,
         )
     onnx.checker.check_model(str(path))
     log.info("exported %s to %s", spec.name, path.name)
@@ -62,7 +68,9 @@ def export_model(model: ReportModel, out_dir: Path) -> dict[str, GraphSpec]:
     return specs
 
 
-def check_graph(spec: GraphSpec, model: ReportModel, path: Path, *, seeds: tuple[int, ...] = (11, 12)) -> list[GraphCheck]:
+def check_graph(
+    spec: GraphSpec, model: ReportModel, path: Path, *, seeds: tuple[int, ...] = (11, 12)
+) -> list[GraphCheck]:
     """Compare ONNX Runtime with PyTorch on fresh inputs; shapes differ from the traced ones."""
     session = cpu_session(str(path))
     module = spec.build(model).eval()
@@ -96,8 +104,12 @@ def validate_export(model: ReportModel, out_dir: Path) -> list[GraphCheck]:
 
 
 def token_parity(
-    model: ReportModel, generate_fn, pixel_values: np.ndarray, prompt_ids: np.ndarray,
-    prompt_mask: np.ndarray, max_new_tokens: int,
+    model: ReportModel,
+    generate_fn,
+    pixel_values: np.ndarray,
+    prompt_ids: np.ndarray,
+    prompt_mask: np.ndarray,
+    max_new_tokens: int,
 ) -> tuple[int, int]:
     """(identical sequences, total) of `generate_fn` against transformers' greedy generation.
 
@@ -106,10 +118,12 @@ def token_parity(
     """
     with torch.no_grad():
         reference = model.generate(
-            torch.from_numpy(pixel_values), torch.from_numpy(prompt_ids), torch.from_numpy(prompt_mask),
+            torch.from_numpy(pixel_values),
+            torch.from_numpy(prompt_ids),
+            torch.from_numpy(prompt_mask),
             max_new_tokens=max_new_tokens,
         )
-    pad = model.t5.config.pad_token_id
+    pad = model.pad_token_id
     want = [_strip(row.tolist()[1:], pad) for row in reference]
     got = [_strip(list(row), pad) for row in generate_fn(pixel_values, prompt_ids, prompt_mask, max_new_tokens)]
     return sum(a == b for a, b in zip(want, got)), len(want)
@@ -122,5 +136,10 @@ def _strip(tokens: list[int], pad: int) -> list[int]:
 
 
 __all__ = [
-    "ExportError", "GraphCheck", "export_model", "validate_export", "token_parity", "greedy_with_graphs",
+    "ExportError",
+    "GraphCheck",
+    "export_model",
+    "validate_export",
+    "token_parity",
+    "greedy_with_graphs",
 ]

@@ -18,8 +18,8 @@ ship no INT8 variant.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -74,8 +74,9 @@ class GraphPair:
             feeds[f"past_key_{i}"], feeds[f"past_value_{i}"] = present[2 * i], present[2 * i + 1]
         return logits
 
-    def greedy(self, pixels: np.ndarray, ids: np.ndarray, mask: np.ndarray, steps: int,
-               start: int) -> tuple[np.ndarray, np.ndarray]:
+    def greedy(
+        self, pixels: np.ndarray, ids: np.ndarray, mask: np.ndarray, steps: int, start: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(tokens [B, steps], logits [steps, B, V]) of greedy decoding without stopping at </s>."""
         feeds = self._start(pixels, ids, mask)
         tokens = np.full(pixels.shape[0], start, dtype=np.int64)
@@ -87,8 +88,9 @@ class GraphPair:
             all_logits.append(logits)
         return np.stack(out, 1), np.stack(all_logits)
 
-    def forced(self, pixels: np.ndarray, ids: np.ndarray, mask: np.ndarray, prefix: np.ndarray,
-               start: int) -> np.ndarray:
+    def forced(
+        self, pixels: np.ndarray, ids: np.ndarray, mask: np.ndarray, prefix: np.ndarray, start: int
+    ) -> np.ndarray:
         """Logits [steps, B, V] when the decoder is fed `prefix` (the reference's tokens)."""
         feeds = self._start(pixels, ids, mask)
         tokens = np.full(pixels.shape[0], start, dtype=np.int64)
@@ -99,8 +101,18 @@ class GraphPair:
         return np.stack(all_logits)
 
 
-def agreement(reference: GraphPair, candidate: GraphPair, name: str, pixels: np.ndarray, ids: np.ndarray,
-              mask: np.ndarray, *, steps: int, start: int, batch: int = 8) -> Agreement:
+def agreement(
+    reference: GraphPair,
+    candidate: GraphPair,
+    name: str,
+    pixels: np.ndarray,
+    ids: np.ndarray,
+    mask: np.ndarray,
+    *,
+    steps: int,
+    start: int,
+    batch: int = 8,
+) -> Agreement:
     """Compare `candidate` with `reference` on every input (rows of pixels/ids/mask)."""
     agree = total = identical = 0
     errors: list[np.ndarray] = []
@@ -109,7 +121,7 @@ def agreement(reference: GraphPair, candidate: GraphPair, name: str, pixels: np.
         sl = slice(lo, lo + batch)
         ref_tokens, ref_logits = reference.greedy(pixels[sl], ids[sl], mask[sl], steps, start)
         cand_logits = candidate.forced(pixels[sl], ids[sl], mask[sl], ref_tokens, start)
-        agree += int((cand_logits.argmax(-1).T == ref_tokens).sum())
+        agree += int((ref_tokens == cand_logits.argmax(-1).T).sum())
         total += ref_tokens.size
         diff = np.linalg.norm(cand_logits - ref_logits, axis=-1)
         errors.append((diff / np.maximum(np.linalg.norm(ref_logits, axis=-1), 1e-12)).ravel())
@@ -118,14 +130,20 @@ def agreement(reference: GraphPair, candidate: GraphPair, name: str, pixels: np.
         sequences += [tuple(row) for row in ref_tokens.tolist()]
     rel = np.concatenate(errors)
     return Agreement(
-        candidate=name, inputs=pixels.shape[0], steps=steps, token_agreement=agree / total,
+        candidate=name,
+        inputs=pixels.shape[0],
+        steps=steps,
+        token_agreement=agree / total,
         identical_sequences=identical / pixels.shape[0],
-        logit_rel_error_median=float(np.median(rel)), logit_rel_error_p95=float(np.percentile(rel, 95)),
+        logit_rel_error_median=float(np.median(rel)),
+        logit_rel_error_p95=float(np.percentile(rel, 95)),
         distinct_sequences=len(set(sequences)),
     )
 
 
-def probe_inputs(image_size: int, n: int, *, seed: int = 0, prompt_ids: Sequence[int] = (1,)) -> tuple[np.ndarray, ...]:
+def probe_inputs(
+    image_size: int, n: int, *, seed: int = 0, prompt_ids: Sequence[int] = (1,)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random normalised images and one fixed prompt: only the image varies between inputs."""
     rng = np.random.default_rng(seed)
     pixels = rng.standard_normal((n, 3, image_size, image_size)).astype(np.float32)

@@ -7,8 +7,8 @@ cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -97,13 +97,16 @@ def graph_specs(model: ReportModel) -> tuple[GraphSpec, GraphSpec]:
     return encoder, decoder
 
 
-def example_inputs(spec: GraphSpec, model: ReportModel, *, batch: int, seed: int,
-                   prompt_length: int = 3, past_length: int = 2) -> tuple[torch.Tensor, ...]:
+def example_inputs(
+    spec: GraphSpec, model: ReportModel, *, batch: int, seed: int, prompt_length: int = 3, past_length: int = 2
+) -> tuple[torch.Tensor, ...]:
     """Random inputs matching `spec`, with consistent symbolic dimensions."""
     gen = torch.Generator().manual_seed(seed)
     n_image = model.cfg.vision.num_tokens
     sizes = {
-        "batch": batch, "prompt_length": prompt_length, "past_length": past_length,
+        "batch": batch,
+        "prompt_length": prompt_length,
+        "past_length": past_length,
         "encoder_length": n_image + prompt_length,
     }
     vocab = model.t5.config.vocab_size

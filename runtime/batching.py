@@ -41,7 +41,12 @@ from runtime.generator import GeneratedReport
 log = logging.getLogger("securemed.runtime.batching")
 
 __all__ = [
-    "BatchStats", "BatcherClosed", "BatchingError", "BatchingGenerator", "GenerationTimeout", "SupportsGenerate",
+    "BatchStats",
+    "BatcherClosed",
+    "BatchingError",
+    "BatchingGenerator",
+    "GenerationTimeout",
+    "SupportsGenerate",
 ]
 
 
@@ -58,8 +63,13 @@ class GenerationTimeout(BatchingError):
 
 
 class SupportsGenerate(Protocol):
-    def generate(self, images: Sequence[np.ndarray], indications: Sequence[str | None] | None = None,
-                 max_new_tokens: int | None = None, min_new_tokens: int = 0) -> list[GeneratedReport]: ...
+    def generate(
+        self,
+        images: Sequence[np.ndarray],
+        indications: Sequence[str | None] | None = None,
+        max_new_tokens: int | None = None,
+        min_new_tokens: int = 0,
+    ) -> list[GeneratedReport]: ...
 
 
 @dataclass(frozen=True)
@@ -97,8 +107,9 @@ def _resolve(future: Future[Any], result: Any) -> None:
 class BatchingGenerator:
     """Groups concurrent single-image requests into batched `generate` calls (see module docstring)."""
 
-    def __init__(self, generator: SupportsGenerate, *, max_batch: int = 8, window_s: float = 0.05,
-                 name: str = "batcher") -> None:
+    def __init__(
+        self, generator: SupportsGenerate, *, max_batch: int = 8, window_s: float = 0.05, name: str = "batcher"
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
         if window_s < 0:
@@ -135,8 +146,9 @@ class BatchingGenerator:
             self._cond.notify_all()
         return future
 
-    def generate(self, image: np.ndarray, indication: str | None = None,
-                 timeout: float | None = None) -> GeneratedReport:
+    def generate(
+        self, image: np.ndarray, indication: str | None = None, timeout: float | None = None
+    ) -> GeneratedReport:
         """The report for one image, generated in whatever batch it joins.
 
         Raises the generator's exception, BatcherClosed, or GenerationTimeout after `timeout` seconds.
@@ -246,15 +258,19 @@ class BatchingGenerator:
             reports = self.generator.generate([r.image for r in group], [r.indication for r in group])
             if len(reports) != len(group):
                 raise BatchingError(f"the generator returned {len(reports)} reports for {len(group)} images")
-        except Exception as exc:  # noqa: BLE001 - every future of the call must learn of the failure
+        except Exception as exc:
             self._count(len(group), failed=True)
             log.warning("generation of a batch of %d failed: %s", len(group), type(exc).__name__)
             for request in group:
                 _fail(request.future, exc)
             return
         self._count(len(group), failed=False)
-        log.debug("generated a batch of %d in %.3f s (oldest request waited %.3f s)", len(group),
-                  time.monotonic() - started, started - min(r.queued_at for r in group))
+        log.debug(
+            "generated a batch of %d in %.3f s (oldest request waited %.3f s)",
+            len(group),
+            time.monotonic() - started,
+            started - min(r.queued_at for r in group),
+        )
         for request, report in zip(group, reports):
             _resolve(request.future, report)
 

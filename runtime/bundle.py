@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping
+from typing import Any
 
 from runtime.errors import BundleError, BundleIntegrityError
 
@@ -111,7 +112,9 @@ class Manifest:
                     eos_token_id=int(need(tok, "eos_token_id", "tokenizer.")),
                     decoder_start_token_id=int(need(tok, "decoder_start_token_id", "tokenizer.")),
                 ),
-                decoder=DecoderInfo(**{k: int(need(dec, k, "decoder.")) for k in ("num_layers", "num_heads", "d_kv", "vocab_size")}),
+                decoder=DecoderInfo(
+                    **{k: int(need(dec, k, "decoder.")) for k in ("num_layers", "num_heads", "d_kv", "vocab_size")}
+                ),
                 max_new_tokens=int(need(need(raw, "generation", ""), "max_new_tokens", "generation.")),
                 model_card=raw.get("model_card"),
                 metrics=dict(raw.get("metrics", {})),

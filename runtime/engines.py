@@ -18,8 +18,6 @@ Warm-up feeds synthetic zero images; nothing here sees patient data.
 
 from __future__ import annotations
 
-from common.errors import ExitCode
-
 import dataclasses
 import logging
 import time
@@ -29,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from common.errors import ExitCode
 from runtime import gpu
 from runtime.bundle import ModelBundle
 from runtime.errors import BundleError, RuntimeFailure
@@ -106,7 +105,8 @@ def build_engines(bundle: ModelBundle, settings: SessionSettings, precision: str
     if not tensorrt_available():
         raise TensorRTUnavailable(
             f"this onnxruntime ({ort.__version__}, providers {', '.join(ort.get_available_providers())}) "
-            "has no TensorRT execution provider; install onnxruntime-gpu with TensorRT")
+            "has no TensorRT execution provider; install onnxruntime-gpu with TensorRT"
+        )
 
     present = set(ort.get_available_providers())
     providers = (TRT, CUDA) if CUDA in present else (TRT,)
@@ -123,7 +123,8 @@ def build_engines(bundle: ModelBundle, settings: SessionSettings, precision: str
             # with only a warning; a build that silently ran on CUDA or CPU must not pass.
             raise TensorRTUnavailable(
                 f"the {role} session runs on {session.get_providers()}: onnxruntime offers TensorRT "
-                "but could not load it (check libnvinfer and the CUDA/TensorRT versions)")
+                "but could not load it (check libnvinfer and the CUDA/TensorRT versions)"
+            )
 
     started = time.monotonic()
     _warm_up(generator, trt_settings)
@@ -136,12 +137,24 @@ def build_engines(bundle: ModelBundle, settings: SessionSettings, precision: str
     if not any(f.path.endswith(".engine") for f in cached):
         raise EngineBuildError(f"TensorRT took no part of bundle {bundle.bundle_id}: no engine in {cache_dir}")
     report = EngineReport(
-        bundle_id=bundle.bundle_id, precision=precision, cache_dir=cache_dir,
-        providers=tuple(generator.decoder.get_providers()), written=written, cached=cached,
-        session_seconds=session_seconds, warmup_seconds=warmup_seconds,
+        bundle_id=bundle.bundle_id,
+        precision=precision,
+        cache_dir=cache_dir,
+        providers=tuple(generator.decoder.get_providers()),
+        written=written,
+        cached=cached,
+        session_seconds=session_seconds,
+        warmup_seconds=warmup_seconds,
     )
-    log.info("TensorRT engines for bundle %s (%s): %d built, %d cached, sessions %.1f s, warm-up %.1f s",
-             bundle.bundle_id, precision, len(report.engines_built), len(cached), session_seconds, warmup_seconds)
+    log.info(
+        "TensorRT engines for bundle %s (%s): %d built, %d cached, sessions %.1f s, warm-up %.1f s",
+        bundle.bundle_id,
+        precision,
+        len(report.engines_built),
+        len(cached),
+        session_seconds,
+        warmup_seconds,
+    )
     return report
 
 
@@ -163,12 +176,16 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     if not root.is_dir():
         return {}
     return {
-        p.relative_to(root).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in root.rglob("*") if p.is_file()
+        p.relative_to(root).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()
     }
 
 
 __all__ = [
-    "GPU_PRECISIONS", "EngineBuildError", "EngineFile", "EngineReport", "TensorRTUnavailable",
-    "build_engines", "tensorrt_available",
+    "GPU_PRECISIONS",
+    "EngineBuildError",
+    "EngineFile",
+    "EngineReport",
+    "TensorRTUnavailable",
+    "build_engines",
+    "tensorrt_available",
 ]

@@ -13,8 +13,8 @@ until every row is done.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -23,11 +23,20 @@ from tokenizers import Tokenizer
 from runtime.bundle import ModelBundle
 from runtime.errors import BundleError
 from runtime.session import (
-    PREFERRED_PROVIDERS, SessionSettings, available_providers, create_session, device_of, resolve_providers,
+    PREFERRED_PROVIDERS,
+    SessionSettings,
+    available_providers,
+    create_session,
+    device_of,
+    resolve_providers,
 )
 
 __all__ = [
-    "PREFERRED_PROVIDERS", "GeneratedReport", "ReportGenerator", "available_providers", "split_sections",
+    "PREFERRED_PROVIDERS",
+    "GeneratedReport",
+    "ReportGenerator",
+    "available_providers",
+    "split_sections",
 ]
 
 _SECTIONS = re.compile(r"FINDINGS\s*:(?P<findings>.*?)(?:IMPRESSION\s*:(?P<impression>.*))?$", re.S | re.I)
@@ -74,10 +83,12 @@ class ReportGenerator:
         if providers is not None:
             settings = replace(settings, providers=tuple(providers))
         self.settings = settings
-        self.encoder = create_session(bundle.graph_bytes(precision, "encoder"), settings,
-                                      resolve_providers(settings, "encoder", m))
-        self.decoder = create_session(bundle.graph_bytes(precision, "decoder"), settings,
-                                      resolve_providers(settings, "decoder", m))
+        self.encoder = create_session(
+            bundle.graph_bytes(precision, "encoder"), settings, resolve_providers(settings, "encoder", m)
+        )
+        self.decoder = create_session(
+            bundle.graph_bytes(precision, "decoder"), settings, resolve_providers(settings, "decoder", m)
+        )
         self.providers = self.decoder.get_providers()
         self.device = device_of(self.decoder)
         self.tokenizer = Tokenizer.from_str(bundle.blob(m.tokenizer.file).decode("utf-8"))
@@ -117,8 +128,12 @@ class ReportGenerator:
     # ---- generation -----------------------------------------------------------------------------
 
     def generate_ids(
-        self, pixel_values: np.ndarray, prompt_ids: np.ndarray, prompt_mask: np.ndarray,
-        max_new_tokens: int | None = None, min_new_tokens: int = 0,
+        self,
+        pixel_values: np.ndarray,
+        prompt_ids: np.ndarray,
+        prompt_mask: np.ndarray,
+        max_new_tokens: int | None = None,
+        min_new_tokens: int = 0,
     ) -> list[list[int]]:
         """Greedy token ids per image (without the start token, up to and including </s>).
 
@@ -133,15 +148,16 @@ class ReportGenerator:
         enc.bind_cpu_input("pixel_values", np.ascontiguousarray(pixel_values, dtype=np.float32))
         enc.bind_cpu_input("prompt_ids", np.ascontiguousarray(prompt_ids, dtype=np.int64))
         enc.bind_cpu_input("prompt_mask", np.ascontiguousarray(prompt_mask, dtype=np.int64))
-        for out in self.encoder.get_outputs():
-            enc.bind_output(out.name, device, self.settings.device_id)
+        for output in self.encoder.get_outputs():
+            enc.bind_output(output.name, device, self.settings.device_id)
         self.encoder.run_with_iobinding(enc)
         _, mask, *cross = enc.get_outputs()
 
         dec = self.decoder.io_binding()
         dec.bind_ortvalue_input("encoder_attention_mask", mask)
         empty = ort.OrtValue.ortvalue_from_numpy(
-            np.zeros((batch, self._heads, 0, self._d_kv), dtype=self._cache_dtype), device, self.settings.device_id)
+            np.zeros((batch, self._heads, 0, self._d_kv), dtype=self._cache_dtype), device, self.settings.device_id
+        )
         for i in range(self._layers):
             dec.bind_ortvalue_input(f"cross_key_{i}", cross[2 * i])
             dec.bind_ortvalue_input(f"cross_value_{i}", cross[2 * i + 1])
@@ -164,8 +180,8 @@ class ReportGenerator:
                 scores[:, tok.eos_token_id] = -np.inf
             nxt = scores.argmax(axis=-1)
             nxt[done] = tok.pad_token_id
-            for i in np.flatnonzero(~done):
-                out[i].append(int(nxt[i]))
+            for row in np.flatnonzero(~done):
+                out[row].append(int(nxt[row]))
             done |= nxt == tok.eos_token_id
             if done.all():
                 break
@@ -180,8 +196,13 @@ class ReportGenerator:
         findings, impression = split_sections(text)
         return GeneratedReport(findings=findings, impression=impression, token_ids=tuple(ids))
 
-    def generate(self, images: Sequence[np.ndarray], indications: Sequence[str | None] | None = None,
-                 max_new_tokens: int | None = None, min_new_tokens: int = 0) -> list[GeneratedReport]:
+    def generate(
+        self,
+        images: Sequence[np.ndarray],
+        indications: Sequence[str | None] | None = None,
+        max_new_tokens: int | None = None,
+        min_new_tokens: int = 0,
+    ) -> list[GeneratedReport]:
         """Reports for preprocessed images ([3, S, S] each, from runtime.preprocess)."""
         if not images:
             return []

@@ -88,7 +88,7 @@ class ProfileShapes:
 
 
 def format_profile(shapes: Any) -> str:
-    """"name:2x3x4,other:1x5" from (name, shape) pairs (the format trtexec and ORT share)."""
+    """ "name:2x3x4,other:1x5" from (name, shape) pairs (the format trtexec and ORT share)."""
     parts = []
     for name, shape in shapes:
         if not name or any(c in name for c in ",:"):
@@ -150,7 +150,8 @@ def profile_shapes(settings: Any, graph: str, manifest: Any, tuning: TrtTuning =
     except (KeyError, TypeError):
         raise BundleError(
             f"bundle {manifest.bundle_id}: the manifest does not describe the {graph} inputs, which "
-            "TensorRT needs for its optimisation profiles") from None
+            "TensorRT needs for its optimisation profiles"
+        ) from None
     ranges = dimension_ranges(settings, manifest, tuning)
     names: list[str] = []
     shapes: dict[str, list[tuple[int, ...]]] = {"min": [], "opt": [], "max": []}
@@ -160,8 +161,10 @@ def profile_shapes(settings: Any, graph: str, manifest: Any, tuning: TrtTuning =
             continue  # a static input needs no profile
         unknown = [d for d in dims if isinstance(d, str) and d not in ranges]
         if unknown:
-            raise BundleError(f"{graph} input {spec['name']} has symbolic dimension(s) {unknown} "
-                              "that the TensorRT profiles do not know")
+            raise BundleError(
+                f"{graph} input {spec['name']} has symbolic dimension(s) {unknown} "
+                "that the TensorRT profiles do not know"
+            )
         names.append(str(spec["name"]))
         for which, rows in shapes.items():
             rows.append(tuple(getattr(ranges[d], which) if isinstance(d, str) else int(d) for d in dims))
@@ -202,8 +205,7 @@ def cuda_options(settings: Any) -> dict[str, Any]:
     }
 
 
-def tensorrt_options(settings: Any, graph: str, manifest: Any, *,
-                     tuning: TrtTuning = DEFAULT_TUNING) -> dict[str, Any]:
+def tensorrt_options(settings: Any, graph: str, manifest: Any, *, tuning: TrtTuning = DEFAULT_TUNING) -> dict[str, Any]:
     """TensorRT execution provider options for one graph of a bundle (see the module contract)."""
     options: dict[str, Any] = {
         "device_id": int(settings.device_id),
@@ -238,7 +240,17 @@ def _ensure_private_dir(path: Path) -> None:
 
 
 __all__ = [
-    "DEFAULT_TUNING", "DimRange", "ProfileShapes", "TrtTuning", "cuda_options", "dimension_ranges",
-    "engine_cache_dir_for", "format_profile", "image_tokens", "parse_profile", "profile_shapes",
-    "tensorrt_options", "timing_cache_dir_for",
+    "DEFAULT_TUNING",
+    "DimRange",
+    "ProfileShapes",
+    "TrtTuning",
+    "cuda_options",
+    "dimension_ranges",
+    "engine_cache_dir_for",
+    "format_profile",
+    "image_tokens",
+    "parse_profile",
+    "profile_shapes",
+    "tensorrt_options",
+    "timing_cache_dir_for",
 ]

@@ -1,9 +1,10 @@
 """DICOM pixel data -> model input, the same function for training and inference.
 
-Steps: decode pixels; Modality LUT (rescale slope/intercept or LUT); VOI LUT (window centre/width with
-LINEAR, LINEAR_EXACT or SIGMOID per PS3.3 C.11.2.1.2, else the VOI LUT Sequence, else a robust
-percentile window); MONOCHROME1 inverted so that 1.0 is always displayed white; BiomedCLIP's resize of
-the shortest side (bicubic) and centre crop; grey replicated to 3 channels; CLIP mean/std.
+Steps: decode pixels; the grayscale pipeline of `runtime.grayscale` with the `MODEL_INPUT` fallbacks
+(Modality LUT or rescale slope/intercept; VOI: window centre/width with LINEAR, LINEAR_EXACT or SIGMOID
+per PS3.3 C.11.2.1.2, else the VOI LUT Sequence, else a robust percentile window; MONOCHROME1 inverted so
+that 1.0 is always displayed white); BiomedCLIP's resize of the shortest side (bicubic) and centre crop;
+grey replicated to 3 channels; CLIP mean/std.
 """
 
 from __future__ import annotations
@@ -14,12 +15,26 @@ import numpy as np
 import pydicom
 from PIL import Image
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.uid import ExplicitVRBigEndian
 
 from runtime.bundle import Preprocessing
 from runtime.errors import PreprocessError, UnsupportedImage
+from runtime.grayscale import Fallbacks, first_item, invert_monochrome1, modality_lut, voi
 
 _RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+#: The grayscale fallbacks the model was trained with; they are pydicom's `apply_modality_lut` and
+#: `apply_voi_lut` as this module used them, and changing one changes what the model sees. Strict:
+#: an image whose window or LUT cannot be applied is refused (PreprocessError) rather than shown to the
+#: model in a guessed contrast. Rescale only with both Rescale Slope and Intercept present. A window
+#: wins over the VOI LUT Sequence, whose output is scaled by its nominal depth (2**bits - 1). Without
+#: either, the 0.5 / 99.5 percentiles, so that a few saturated pixels (collimator edges, burned-in
+#: text) do not compress the anatomy. `display_image` also feeds the VOI LUT with the stored values
+#: rather than the modality output (PS3.4 N.2.1 chains them); the two differ only for an image with
+#: both a VOI LUT Sequence and a Modality LUT or non-identity rescale.
+MODEL_INPUT = Fallbacks(
+    strict=True, lone_rescale=False, window_first=True, lut_full_scale=True, auto_percentiles=(0.5, 99.5)
+)
 
 
 def read_dicom(source: Path | str | Dataset) -> Dataset:
@@ -31,10 +46,10 @@ def read_dicom(source: Path | str | Dataset) -> Dataset:
         raise PreprocessError(f"not a readable DICOM file: {type(exc).__name__}") from exc
 
 
-def _first(value: object) -> float:
-    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
-        value = value[0]
-    return float(value)  # type: ignore[arg-type]
+def _big_endian(ds: Dataset) -> bool:
+    """Byte order of LUT Data given as bytes: that of the transfer syntax (as pydicom reads it)."""
+    meta = getattr(ds, "file_meta", None)
+    return meta is not None and meta.get("TransferSyntaxUID") == ExplicitVRBigEndian
 
 
 def display_image(ds: Dataset) -> np.ndarray:
@@ -53,35 +68,12 @@ def display_image(ds: Dataset) -> np.ndarray:
     if stored.ndim != 2:
         raise UnsupportedImage(f"expected a 2-D image, got shape {stored.shape}")
 
-    values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
-    if "WindowCenter" in ds and "WindowWidth" in ds:
-        image = _window(values, _first(ds.WindowCenter), _first(ds.WindowWidth),
-                        str(ds.get("VOILUTFunction", "LINEAR")).upper())
-    elif "VOILUTSequence" in ds:
-        lut = ds.VOILUTSequence[0]
-        bits = int(lut.LUTDescriptor[2])
-        image = np.asarray(apply_voi_lut(stored, ds), dtype=np.float64) / float(2**bits - 1)
-    else:
-        lo, hi = np.percentile(values, (0.5, 99.5))
-        image = (values - lo) / max(hi - lo, 1e-6)
-    image = np.clip(image, 0.0, 1.0)
-    if photometric == "MONOCHROME1":
-        image = 1.0 - image
-    return image.astype(np.float32)
-
-
-def _window(x: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
-    if width <= 0 or (function == "LINEAR" and width < 1):
-        raise PreprocessError(f"invalid window width {width}")
-    if function == "SIGMOID":
-        # 1 / (1 + exp(-4 (x - c) / w)), written with tanh so that it cannot overflow
-        return 0.5 * (1.0 + np.tanh(2.0 * (x - center) / width))
-    if function == "LINEAR_EXACT":
-        return (x - center) / width + 0.5
-    if width == 1:
-        # PS3.3 C.11.2.1.2.1 with w = 1 is a threshold at c - 0.5
-        return (x > center - 0.5).astype(np.float64)
-    return (x - (center - 0.5)) / (width - 1.0) + 0.5
+    big_endian = _big_endian(ds)
+    values = modality_lut(stored, first_item(ds, "ModalityLUTSequence"), ds, MODEL_INPUT, big_endian=big_endian)
+    image = voi(
+        values, ds, first_item(ds, "VOILUTSequence"), MODEL_INPUT, lut_values=stored, big_endian=big_endian
+    )
+    return invert_monochrome1(image, photometric).astype(np.float32)
 
 
 def to_model_input(image: np.ndarray, cfg: Preprocessing) -> np.ndarray:
@@ -97,7 +89,7 @@ def to_model_input(image: np.ndarray, cfg: Preprocessing) -> np.ndarray:
     )
     arr = np.asarray(resized, dtype=np.float32)
     top, left = (new_h - size) // 2, (new_w - size) // 2
-    arr = np.clip(arr[top: top + size, left: left + size], 0.0, 1.0)
+    arr = np.clip(arr[top : top + size, left : left + size], 0.0, 1.0)
     mean = np.asarray(cfg.mean, dtype=np.float32)[:, None, None]
     std = np.asarray(cfg.std, dtype=np.float32)[:, None, None]
     return ((np.broadcast_to(arr, (3, size, size)) - mean) / std).astype(np.float32)

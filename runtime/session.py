@@ -18,9 +18,10 @@ GPU-specific option dictionaries live in runtime.gpu.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import onnxruntime as ort
 
@@ -93,11 +94,14 @@ def resolve_providers(settings: SessionSettings, graph: str, manifest: Any) -> l
     return out
 
 
-def create_session(model: bytes | str, settings: SessionSettings,
-                   providers: Sequence[tuple[str, dict[str, Any]]]) -> ort.InferenceSession:
+def create_session(
+    model: bytes | str, settings: SessionSettings, providers: Sequence[tuple[str, dict[str, Any]]]
+) -> ort.InferenceSession:
     return ort.InferenceSession(
-        model, session_options(settings),
-        providers=[name for name, _ in providers], provider_options=[opts for _, opts in providers],
+        model,
+        session_options(settings),
+        providers=[name for name, _ in providers],
+        provider_options=[opts for _, opts in providers],
     )
 
 
@@ -107,5 +111,5 @@ def cpu_session(model: bytes | str, *, threads: int = 0) -> ort.InferenceSession
 
 
 def device_of(session: ort.InferenceSession) -> str:
-    """"cuda" when the session's first provider is a GPU one, else "cpu" (where IO binding puts tensors)."""
+    """ "cuda" when the session's first provider is a GPU one, else "cpu" (where IO binding puts tensors)."""
     return "cuda" if session.get_providers()[0] in GPU_PROVIDERS else "cpu"

@@ -23,9 +23,7 @@ REPORT_SAMPLES = [
 
 def image_dependent_model(vocab_size: int, seed: int = 0, image_size: int = 64):
     torch = pytest.importorskip("torch")
-    from training.model import ReportModel, tiny_config
-
-    from training.model import image_dependent_init
+    from training.model import ReportModel, image_dependent_init, tiny_config
 
     torch.manual_seed(seed)
     return image_dependent_init(ReportModel(tiny_config(vocab_size, image_size=image_size)).eval())
@@ -53,8 +51,15 @@ def tiny_bundle(tmp_path_factory, tiny_model, tiny_tokenizer_file) -> Path:
     from export.bundle import write_bundle
 
     out = tmp_path_factory.mktemp("bundle") / "tiny"
-    write_bundle(tiny_model, tiny_tokenizer_file, out, name="tiny-test", int8=True, max_new_tokens=24,
-                 model_card="# tiny test model\n")
+    write_bundle(
+        tiny_model,
+        tiny_tokenizer_file,
+        out,
+        name="tiny-test",
+        int8=True,
+        max_new_tokens=24,
+        model_card="# tiny test model\n",
+    )
     return out
 
 

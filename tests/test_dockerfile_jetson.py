@@ -11,7 +11,20 @@ import pytest
 from tests.conftest import REPO
 
 TEXT = (REPO / "Dockerfile.jetson").read_text()
-INSTRUCTIONS = {"FROM", "ARG", "RUN", "COPY", "ENV", "USER", "VOLUME", "EXPOSE", "ENTRYPOINT", "CMD", "WORKDIR", "LABEL"}
+INSTRUCTIONS = {
+    "FROM",
+    "ARG",
+    "RUN",
+    "COPY",
+    "ENV",
+    "USER",
+    "VOLUME",
+    "EXPOSE",
+    "ENTRYPOINT",
+    "CMD",
+    "WORKDIR",
+    "LABEL",
+}
 
 
 def _logical_lines() -> list[str]:
@@ -64,8 +77,9 @@ def _run_entrypoint(workdir: Path, *args: str, fail: str = "", **env: str) -> tu
     fake.write_text(f'#!/bin/sh\necho "$*" >> {log}\n[ "$1" = "{fail}" ] && exit 3\nexit 0\n')
     fake.chmod(0o755)
     environ = {"PATH": f"{fake.parent}:/usr/bin:/bin", **env}
-    result = subprocess.run(["sh", str(ENTRYPOINT), *args], env=environ, capture_output=True, text=True,
-                            timeout=30, check=False)
+    result = subprocess.run(
+        ["sh", str(ENTRYPOINT), *args], env=environ, capture_output=True, text=True, timeout=30, check=False
+    )
     return result.returncode, (log.read_text().splitlines() if log.exists() else [])
 
 
@@ -93,8 +107,9 @@ def test_entrypoint_without_a_config_builds_from_the_image_defaults(tmp_path: Pa
 
 
 def test_entrypoint_takes_bundle_cache_and_precision_from_the_environment(tmp_path: Path) -> None:
-    code, calls = _run_entrypoint(tmp_path, "serve", SECUREMED_BUNDLE="/models/b", SECUREMED_ENGINE_CACHE="/state/e",
-                                  SECUREMED_PRECISION="fp16")
+    code, calls = _run_entrypoint(
+        tmp_path, "serve", SECUREMED_BUNDLE="/models/b", SECUREMED_ENGINE_CACHE="/state/e", SECUREMED_PRECISION="fp16"
+    )
     assert code == 0 and calls == ["build-engines --bundle /models/b --cache /state/e --precision fp16", "serve"]
 
 
@@ -104,10 +119,13 @@ def test_a_failed_engine_build_stops_the_container_before_serving(tmp_path: Path
     assert [c.split()[0] for c in calls] == ["build-engines"]
 
 
-@pytest.mark.parametrize("args, env, expected", [
-    (("generate", "--bundle", "b", "x.dcm"), {}, ["generate --bundle b x.dcm"]),
-    (("serve",), {"SECUREMED_SKIP_ENGINE_BUILD": "1"}, ["serve"]),
-    (("build-engines", "--bundle", "b", "--cache", "c"), {}, ["build-engines --bundle b --cache c"]),
-])
+@pytest.mark.parametrize(
+    "args, env, expected",
+    [
+        (("generate", "--bundle", "b", "x.dcm"), {}, ["generate --bundle b x.dcm"]),
+        (("serve",), {"SECUREMED_SKIP_ENGINE_BUILD": "1"}, ["serve"]),
+        (("build-engines", "--bundle", "b", "--cache", "c"), {}, ["build-engines --bundle b --cache c"]),
+    ],
+)
 def test_other_commands_and_the_skip_switch_run_without_a_build_step(tmp_path: Path, args, env, expected) -> None:
     assert _run_entrypoint(tmp_path, *args, **env) == (0, expected)

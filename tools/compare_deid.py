@@ -67,9 +67,11 @@ def planted_study(count: int = 2, size: int = 256, *, seed: int = 11) -> list[Da
     top level, a private block, overlays 60xx and curves 50xx, PHI three levels deep in kept
     sequences and in a Content Sequence, file meta Source/Sending AE and private information.
     Tokens start with "PHIX", planted UIDs with factory.PLANTED_UID_ROOT, planted dates with 1953."""
-    out = []
+    out: list[Dataset] = []
     for k in range(count):
-        ds = make_phantom(seed + k, modality="CR", photometric="MONOCHROME2", bits_stored=12, rows=size, cols=size).dataset
+        ds = make_phantom(
+            seed + k, modality="CR", photometric="MONOCHROME2", bits_stored=12, rows=size, cols=size
+        ).dataset
         plant_every_row(ds)
         plant_private(ds, 8000 + 20 * k)
         plant_overlay_and_curve(ds, 8100 + 20 * k)
@@ -133,7 +135,7 @@ def dicom_anonymizer_version() -> str | None:
         from importlib.metadata import version
 
         return version("dicom-anonymizer")
-    except Exception:  # noqa: BLE001 - not installed under that distribution name
+    except Exception:
         return None
 
 
@@ -210,7 +212,9 @@ def orthanc_server(timeout: float = 30.0) -> Iterator[Orthanc]:
             deadline = time.monotonic() + timeout
             while True:
                 if process.poll() is not None:
-                    raise OrthancError(f"Orthanc exited with {process.returncode}: {Path(tmp, 'orthanc.log').read_text()[-500:]}")
+                    raise OrthancError(
+                        f"Orthanc exited with {process.returncode}: {Path(tmp, 'orthanc.log').read_text()[-500:]}"
+                    )
                 try:
                     server.call("GET", "/system")
                     break
@@ -294,7 +298,11 @@ def compare(inputs: Sequence[bytes], orthanc: Orthanc | None) -> dict[int, dict[
 
 def keeps_what_a_peer_changes(table: dict[int, dict[str, str]]) -> dict[int, dict[str, str]]:
     """The rows where ours keeps an attribute that some peer removes, empties or replaces."""
-    return {t: row for t, row in table.items() if row.get("ours") == KEPT and any(v != KEPT for k, v in row.items() if k != "ours")}
+    return {
+        t: row
+        for t, row in table.items()
+        if row.get("ours") == KEPT and any(v != KEPT for k, v in row.items() if k != "ours")
+    }
 
 
 def leaks(raw: bytes) -> dict[str, int]:
@@ -302,7 +310,11 @@ def leaks(raw: bytes) -> dict[str, int]:
     text tokens, planted UIDs and planted 1953 dates."""
     from deid.testing import PLANTED_UID_ROOT, TOKEN
 
-    return {"tokens": raw.count(TOKEN.encode()), "uids": raw.count(PLANTED_UID_ROOT.encode()), "dates": raw.count(b"1953")}
+    return {
+        "tokens": raw.count(TOKEN.encode()),
+        "uids": raw.count(PLANTED_UID_ROOT.encode()),
+        "dates": raw.count(b"1953"),
+    }
 
 
 def leak_counts(inputs: Sequence[bytes], orthanc: Orthanc | None) -> dict[str, dict[str, int]]:

@@ -47,8 +47,9 @@ def _protos() -> list[Path]:
 
 def generate(out_dir: Path) -> list[Path]:
     """Run protoc for every proto and write the flattened Python files into `out_dir`."""
-    from grpc_tools import protoc  # dev dependency only
     import importlib.resources
+
+    from grpc_tools import protoc
 
     well_known = str(importlib.resources.files("grpc_tools") / "_proto")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -103,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stale = stale_files(args.out)
         if stale:
-            print(f"stale generated code in {args.out}: {', '.join(stale)}; run tools/gen_protos.py",
-                  file=sys.stderr)
+            print(f"stale generated code in {args.out}: {', '.join(stale)}; run tools/gen_protos.py", file=sys.stderr)
             return 1
         return 0
     for path in generate(args.out):

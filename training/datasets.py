@@ -98,9 +98,7 @@ class LoadResult:
     def summary(self) -> str:
         """One log-safe line: counts only, no ids and no text."""
         reasons = ", ".join(f"{reason}={count}" for reason, count in sorted(self.skipped.items())) or "none"
-        return (
-            f"{len(self.examples)} examples; skipped: {reasons}; dropped image files: {self.dropped_images}"
-        )
+        return f"{len(self.examples)} examples; skipped: {reasons}; dropped image files: {self.dropped_images}"
 
 
 def clean_text(value: str | None) -> str:
@@ -138,16 +136,10 @@ def _squash(text: str) -> str:
 
 
 def _sort_key(example: ReportExample) -> tuple[int, int, str]:
-    return (
-        (0, int(example.id), example.id)
-        if example.id.isascii() and example.id.isdigit()
-        else (1, 0, example.id)
-    )
+    return (0, int(example.id), example.id) if example.id.isascii() and example.id.isdigit() else (1, 0, example.id)
 
 
-def _finish(
-    examples: Iterable[ReportExample], skipped: Counter[str], dropped: int, source: Path
-) -> LoadResult:
+def _finish(examples: Iterable[ReportExample], skipped: Counter[str], dropped: int, source: Path) -> LoadResult:
     result = LoadResult(tuple(sorted(examples, key=_sort_key)), dict(skipped), dropped)
     log.info("loaded %s: %s", source.name, result.summary())
     return result
@@ -243,9 +235,7 @@ def load_iu_xray(
         if not present:
             skipped[SKIP_IMAGES_MISSING] += 1
             continue
-        mesh = tuple(
-            term for term in (clean_text(part) for part in (row.get("MeSH") or "").split(";")) if term
-        )
+        mesh = tuple(term for term in (clean_text(part) for part in (row.get("MeSH") or "").split(";")) if term)
         examples.append(ReportExample(uid, present, findings, impression, mesh or None))
     return _finish(examples, skipped, dropped, reports_path)
 
@@ -307,9 +297,7 @@ def load_jsonl(path: Path, images_root: Path | None = None) -> LoadResult:
                     raise DatasetError(path, "'id' must be a non-blank string or an integer", line=line)
                 study_id = str(raw_id).strip()
                 if study_id in seen:
-                    raise DatasetError(
-                        path, f"id {study_id} repeats the one on line {seen[study_id]}", line=line
-                    )
+                    raise DatasetError(path, f"id {study_id} repeats the one on line {seen[study_id]}", line=line)
                 seen[study_id] = line
                 if not isinstance(record["text"], str):
                     raise DatasetError(path, "'text' must be a string", line=line)

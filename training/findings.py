@@ -204,9 +204,9 @@ class StudyFindings:
             cardiomegaly=data.get("cardiomegaly", False),
             effusion=data.get("effusion"),
             pneumothorax=data.get("pneumothorax"),
-            consolidation=as_tuple(data.get("consolidation"), "consolidation"),  # type: ignore[arg-type]
-            nodule=as_tuple(data.get("nodule"), "nodule"),  # type: ignore[arg-type]
-            atelectasis=as_tuple(data.get("atelectasis"), "atelectasis"),  # type: ignore[arg-type]
+            consolidation=as_tuple(data.get("consolidation"), "consolidation"),
+            nodule=as_tuple(data.get("nodule"), "nodule"),
+            atelectasis=as_tuple(data.get("atelectasis"), "atelectasis"),
             devices=frozenset(devices),
         )
 
@@ -248,9 +248,7 @@ class FindingDetails:
             (self.pacemaker_side is None) == (self.pacemaker_leads is None),
             "pacemaker side and leads go together",
         )
-        _require(
-            self.pacemaker_side is None or self.pacemaker_side in SIDES, "bad pacemaker side"
-        )
+        _require(self.pacemaker_side is None or self.pacemaker_side in SIDES, "bad pacemaker side")
         _require(
             self.pacemaker_leads is None or self.pacemaker_leads in (1, 2, 3),
             "pacemaker_leads must be 1..3",
@@ -387,16 +385,18 @@ def sample_details(f: StudyFindings, rng: np.random.Generator) -> FindingDetails
     u = rng.random(9)
     ctr = round(lo + (hi - lo) * float(u[0]), 3)
     effusion_size = EFFUSION_SIZES[int(u[1] * len(EFFUSION_SIZES))] if f.effusion else None
-    ptx_size = (
-        PNEUMOTHORAX_SIZES[int(u[2] * len(PNEUMOTHORAX_SIZES))] if f.pneumothorax else None
-    )
+    ptx_size = PNEUMOTHORAX_SIZES[int(u[2] * len(PNEUMOTHORAX_SIZES))] if f.pneumothorax else None
     line_kind = line_tip = None
     if "line" in f.devices:
         # Weighted towards the common routes: right IJ and PICCs.
-        kinds = ("right_ij_cvc",) * 3 + ("left_ij_cvc", "right_subclavian_cvc") + (
-            "right_picc",
-            "right_picc",
-            "left_picc",
+        kinds = (
+            ("right_ij_cvc",) * 3
+            + ("left_ij_cvc", "right_subclavian_cvc")
+            + (
+                "right_picc",
+                "right_picc",
+                "left_picc",
+            )
         )
         line_kind = kinds[int(u[3] * len(kinds))]
         tips = ("svc",) * 3 + ("cavoatrial_junction",) * 2 + ("right_atrium",)

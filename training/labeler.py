@@ -169,9 +169,7 @@ class FindingRule:
 class SidedFindingRule(FindingRule):
     """A family labelled per side: label is the left label, right_label the right one."""
 
-    def __init__(
-        self, label: str, right_label: str, terms: tuple[str, ...], excludes: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, label: str, right_label: str, terms: tuple[str, ...], excludes: tuple[str, ...] = ()) -> None:
         super().__init__(label, terms, excludes)
         self.right_label = right_label
 
@@ -321,7 +319,7 @@ RULES: tuple[FindingRule, ...] = (
 def label_report(text: str) -> np.ndarray:
     """Label free report text; float32 0/1 vector aligned with FINDINGS."""
     sentences = split_sentences(text)
-    labels = {name: False for name in FINDINGS}
+    labels = dict.fromkeys(FINDINGS, False)
     for rule in RULES:
         mentions = [m for s in sentences for m in rule.mentions(s)]
         rule.apply(mentions, labels)

@@ -38,9 +38,7 @@ def _as_binary_matrix(y: Any, name: str) -> np.ndarray:
     return arr.astype(bool)
 
 
-def label_f1(
-    y_true: Any, y_pred: Any, labels: Sequence[str] = FINDINGS
-) -> dict[str, Any]:
+def label_f1(y_true: Any, y_pred: Any, labels: Sequence[str] = FINDINGS) -> dict[str, Any]:
     """Per-label precision, recall and F1, plus macro and micro F1.
 
     y_true, y_pred: (n_studies, n_labels) arrays of 0/1 (one study may be 1-D), columns in the
@@ -124,9 +122,7 @@ def _ngrams(tokens: list[str], n: int) -> Counter[tuple[str, ...]]:
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
-def corpus_bleu(
-    references: Sequence[str], hypotheses: Sequence[str], max_n: int = 4, *, clean: bool = True
-) -> float:
+def corpus_bleu(references: Sequence[str], hypotheses: Sequence[str], max_n: int = 4, *, clean: bool = True) -> float:
     """Corpus BLEU-max_n (Papineni et al., 2002), one reference per hypothesis.
 
     Texts are cleaned with clean_report_r2gen (unless clean=False) and split on whitespace.
@@ -136,9 +132,7 @@ def corpus_bleu(
     length r. No smoothing: if any p_n is 0 (or there is no hypothesis n-gram) BLEU is 0.0.
     """
     if len(references) != len(hypotheses):
-        raise MetricsInputError(
-            f"{len(references)} references but {len(hypotheses)} hypotheses"
-        )
+        raise MetricsInputError(f"{len(references)} references but {len(hypotheses)} hypotheses")
     if max_n < 1:
         raise MetricsInputError("max_n must be >= 1")
     matches = [0] * max_n

@@ -64,10 +64,22 @@ class ReportModelConfig:
 def t5_base_config(vocab_size: int = 32128) -> dict[str, Any]:
     """t5-base's architecture (google-t5/t5-base config.json)."""
     return dict(
-        vocab_size=vocab_size, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_decoder_layers=12,
-        num_heads=12, relative_attention_num_buckets=32, relative_attention_max_distance=128,
-        dropout_rate=0.1, layer_norm_epsilon=1e-6, feed_forward_proj="relu", tie_word_embeddings=True,
-        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+        vocab_size=vocab_size,
+        d_model=768,
+        d_kv=64,
+        d_ff=3072,
+        num_layers=12,
+        num_decoder_layers=12,
+        num_heads=12,
+        relative_attention_num_buckets=32,
+        relative_attention_max_distance=128,
+        dropout_rate=0.1,
+        layer_norm_epsilon=1e-6,
+        feed_forward_proj="relu",
+        tie_word_embeddings=True,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
     )
 
 
@@ -85,10 +97,22 @@ def tiny_config(vocab_size: int, image_size: int = 128) -> ReportModelConfig:
     return ReportModelConfig(
         vision=VisionConfig(image_size=image_size, patch_size=16, width=128, layers=4, heads=4),
         t5=dict(
-            vocab_size=vocab_size, d_model=192, d_kv=32, d_ff=512, num_layers=3, num_decoder_layers=3,
-            num_heads=6, relative_attention_num_buckets=32, relative_attention_max_distance=128,
-            dropout_rate=0.1, layer_norm_epsilon=1e-6, feed_forward_proj="relu", tie_word_embeddings=True,
-            pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+            vocab_size=vocab_size,
+            d_model=192,
+            d_kv=32,
+            d_ff=512,
+            num_layers=3,
+            num_decoder_layers=3,
+            num_heads=6,
+            relative_attention_num_buckets=32,
+            relative_attention_max_distance=128,
+            dropout_rate=0.1,
+            layer_norm_epsilon=1e-6,
+            feed_forward_proj="relu",
+            tie_word_embeddings=True,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
         ),
     )
 
@@ -218,10 +242,41 @@ class ReportModel(nn.Module):
         from transformers.modeling_outputs import BaseModelOutput
 
         hidden, mask = self.encode(pixel_values, prompt_ids, prompt_mask)
-        return self.t5.generate(
-            encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
-            max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,
+        out = self.t5.generate(
+            # transformers annotates last_hidden_state as FloatTensor; any float Tensor is what it takes.
+            encoder_outputs=BaseModelOutput(last_hidden_state=hidden),  # type: ignore[arg-type]
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            use_cache=True,
         )
+        # Without return_dict_in_generate, generate returns the token ids themselves.
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"generate returned {type(out).__name__}, expected a tensor of token ids")
+        return out
+
+    # ---- special tokens ----------------------------------------------------------------------
+    # transformers types these ids Optional; every config of this model sets them (t5_base_config,
+    # tiny_config), so a missing one is a broken config and raises ValueError.
+
+    @property
+    def pad_token_id(self) -> int:
+        return self._token_id("pad_token_id")
+
+    @property
+    def eos_token_id(self) -> int:
+        return self._token_id("eos_token_id")
+
+    @property
+    def decoder_start_token_id(self) -> int:
+        return self._token_id("decoder_start_token_id")
+
+    def _token_id(self, name: str) -> int:
+        value = getattr(self.t5.config, name, None)
+        if not isinstance(value, int):
+            raise ValueError(f"the T5 config has no {name} (got {value!r})")
+        return value
 
     # ---- persistence -------------------------------------------------------------------------
 
@@ -262,7 +317,7 @@ def load_biomedclip_vision(model: ReportModel, directory: Path) -> None:
     """
     state = torch.load(directory / "open_clip_pytorch_model.bin", map_location="cpu", weights_only=True)
     prefix = "visual.trunk."
-    trunk = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    trunk = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     missing, unexpected = model.vision.load_state_dict(trunk, strict=False)
     if missing or unexpected:
         raise ValueError(f"BiomedCLIP checkpoint mismatch: missing={missing} unexpected={unexpected}")

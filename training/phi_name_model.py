@@ -1,6 +1,6 @@
-"""Train the name model of the free-text redactor (deid/text_model.py).
+"""Train the name model of the free-text redactor (deid/text/model.py).
 
-Positives: the "train" half of the name pool of training/phi_corpus.py (first and last names of
+Positives: the "train" half of the name pool of training/phi_corpus/ (first and last names of
 28 Faker locales) plus the capitalised entries (proper nouns: names, places) of an English word
 list that fall in the same "train" half of the hash split, so no evaluation name is ever seen.
 Negatives: the lower-case words of that list (default /usr/share/dict/words, Debian package
@@ -33,11 +33,7 @@ DEFAULT_OUT = Path(__file__).resolve().parents[1] / "deid" / "text" / "data" / M
 
 
 def _lexicon() -> list[str]:
-    text = (
-        resources.files("deid.text")
-        .joinpath("data", "clinical_lexicon.txt")
-        .read_text("utf-8")
-    )
+    text = resources.files("deid.text").joinpath("data", "clinical_lexicon.txt").read_text("utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
@@ -68,9 +64,7 @@ def _is_validation(word: str) -> bool:
     return hashlib.blake2b(word.encode(), digest_size=4).digest()[0] < 26  # ~10 %
 
 
-def _tokens(
-    pool_first: dict[str, tuple[str, ...]], pool_last: dict[str, tuple[str, ...]]
-) -> list[str]:
+def _tokens(pool_first: dict[str, tuple[str, ...]], pool_last: dict[str, tuple[str, ...]]) -> list[str]:
     out: list[str] = []
     for names in (*pool_first.values(), *pool_last.values()):
         out.extend(names)
@@ -87,15 +81,11 @@ def training_tokens(words_path: Path) -> tuple[list[str], list[str]]:
     extra = [w for w in proper if split_of(w) == "train" and fold(w) not in lexicon]
     positives = _tokens(train_pool.first, train_pool.last) + extra
     held_out = _held_out_tokens()
-    negatives = [w for w in lower if w not in held_out] + [
-        w for w in _lexicon() if fold(w) not in held_out
-    ]
+    negatives = [w for w in lower if w not in held_out] + [w for w in _lexicon() if fold(w) not in held_out]
     return positives, negatives
 
 
-def _accuracy(
-    model: NameModel, names: Iterable[str], words: Iterable[str], threshold: float
-) -> tuple[float, float]:
+def _accuracy(model: NameModel, names: Iterable[str], words: Iterable[str], threshold: float) -> tuple[float, float]:
     pn = model.probabilities(list(names))
     pw = model.probabilities(list(words))
     return float((pn >= threshold).mean()), float((pw < threshold).mean())
@@ -103,9 +93,7 @@ def _accuracy(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--words", type=Path, default=DEFAULT_WORDS, help="English word list, one word per line"
-    )
+    ap.add_argument("--words", type=Path, default=DEFAULT_WORDS, help="English word list, one word per line")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--learning-rate", type=float, default=0.5)
@@ -123,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             f"threshold {thr:.1f}: eval-half names recognised {name_recall:.3f}, held-out words rejected {word_specificity:.3f}"
         )
     held = sorted(_held_out_tokens())
-    print(
-        f"held-out clinical tokens scored >= 0.5: {int((model.probabilities(held) >= 0.5).sum())}/{len(held)}"
-    )
+    print(f"held-out clinical tokens scored >= 0.5: {int((model.probabilities(held) >= 0.5).sum())}/{len(held)}")
     print(f"positives {len(positives)}, negatives {len(negatives)}")
     model = train(positives, negatives, epochs=args.epochs, learning_rate=args.learning_rate)
     args.out.parent.mkdir(parents=True, exist_ok=True)

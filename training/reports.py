@@ -346,15 +346,11 @@ def _impression_section(f: StudyFindings, d: FindingDetails, rng: np.random.Gene
             options += ("Normal chest radiograph.",)
         parts.append(_choice(rng, options))
     if f.devices:
-        parts.append(
-            _choice(rng, ("Support devices as described.", "Support devices in standard position."))
-        )
+        parts.append(_choice(rng, ("Support devices as described.", "Support devices in standard position.")))
     return " ".join(parts)
 
 
-def write_report(
-    f: StudyFindings, rng: np.random.Generator, *, details: FindingDetails | None = None
-) -> Report:
+def write_report(f: StudyFindings, rng: np.random.Generator, *, details: FindingDetails | None = None) -> Report:
     """Write the ground-truth report of f.
 
     details: the attributes the image shows (sizes, device positions). When None they are drawn

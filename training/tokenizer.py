@@ -84,9 +84,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, *, lowercase: 
     """
     minimum = len(SPECIAL_TOKENS) + len(BASE_ALPHABET)
     if vocab_size < minimum:
-        raise TokenizerError(
-            f"vocab_size {vocab_size} is below the minimum {minimum} (specials + ASCII alphabet)"
-        )
+        raise TokenizerError(f"vocab_size {vocab_size} is below the minimum {minimum} (specials + ASCII alphabet)")
 
     tok = Tokenizer(models.BPE(unk_token=UNK_TOKEN))
     tok.normalizer = _normalizer(lowercase)
@@ -119,9 +117,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, *, lowercase: 
 def _check_specials(tok: Tokenizer, where: str) -> None:
     for expected_id, token in enumerate(SPECIAL_TOKENS):
         if tok.token_to_id(token) != expected_id:
-            raise TokenizerError(
-                f"{where}: {token!r} has id {tok.token_to_id(token)}, expected {expected_id}"
-            )
+            raise TokenizerError(f"{where}: {token!r} has id {tok.token_to_id(token)}, expected {expected_id}")
 
 
 def _file_path(path: Path) -> Path:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -108,7 +108,7 @@ def batch_loss(
 ) -> torch.Tensor:
     """Loss of one batch. The report (`labels`) goes to the decoder only; the encoder gets the image
     and the empty indication prompt, so nothing of the target can reach it."""
-    prompt_ids, prompt_mask = empty_prompts(len(pixels), model.t5.config.eos_token_id)
+    prompt_ids, prompt_mask = empty_prompts(len(pixels), model.eos_token_id)
     vision_tokens = model.vision(pixels)
     embeds, mask = model.join_inputs(vision_tokens, prompt_ids, prompt_mask)
     loss = model.t5(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
@@ -121,8 +121,9 @@ def _one_cycle(optimizer: torch.optim.Optimizer, lr: float, total_steps: int) ->
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(2, total_steps), pct_start=0.1)
 
 
-def pretrain_vision(model: ReportModel, aux: AuxiliaryHead, images: np.ndarray, label_vectors: np.ndarray,
-                    cfg: VisionWarmup) -> TrainHistory:
+def pretrain_vision(
+    model: ReportModel, aux: AuxiliaryHead, images: np.ndarray, label_vectors: np.ndarray, cfg: VisionWarmup
+) -> TrainHistory:
     """Phase 1: train model.vision and `aux` in place on the finding labels (BCE)."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -138,7 +139,7 @@ def pretrain_vision(model: ReportModel, aux: AuxiliaryHead, images: np.ndarray, 
         order = rng.permutation(len(images))
         total = 0.0
         for b in range(steps_per_epoch):
-            idx = order[b * cfg.batch_size: (b + 1) * cfg.batch_size]
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             logits = aux(model.vision(torch.from_numpy(images[idx])))
             loss = nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(label_vectors[idx]))
             optimizer.zero_grad(set_to_none=True)
@@ -149,8 +150,13 @@ def pretrain_vision(model: ReportModel, aux: AuxiliaryHead, images: np.ndarray, 
             history.steps += 1
             total += loss.item()
         history.losses.append(total / steps_per_epoch)
-        log.info("vision warm-up epoch %d/%d loss %.4f (%.0f s)", epoch + 1, cfg.epochs, history.losses[-1],
-                 time.monotonic() - start)
+        log.info(
+            "vision warm-up epoch %d/%d loss %.4f (%.0f s)",
+            epoch + 1,
+            cfg.epochs,
+            history.losses[-1],
+            time.monotonic() - start,
+        )
         if cfg.time_budget_s is not None and time.monotonic() - start > cfg.time_budget_s:
             history.stopped_early = True
             log.warning("vision warm-up stopped by its time budget after %d epochs", epoch + 1)
@@ -195,7 +201,7 @@ def train(
         order = rng.permutation(n)
         epoch_loss = 0.0
         for b in range(steps_per_epoch):
-            idx = order[b * cfg.batch_size: (b + 1) * cfg.batch_size]
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             pixels = torch.from_numpy(images[idx])
             labels = torch.from_numpy(targets[idx])
             labels = labels[:, : int((labels != IGNORE).sum(1).max())].contiguous()

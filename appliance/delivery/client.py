@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 import grpc
 from cryptography import x509
@@ -56,7 +57,7 @@ class ReportSummary:
     bundle_id: str
     created_at: str
     acked: bool
-    acked_at: Optional[str]
+    acked_at: str | None
 
 
 def error_from_rpc(exc: grpc.RpcError) -> Exception:
@@ -84,7 +85,7 @@ class ReportStream:
         self._open = open_fn
         self._cancelled = threading.Event()
 
-    def __iter__(self) -> "ReportStream":
+    def __iter__(self) -> ReportStream:
         return self
 
     def __next__(self) -> ReportPayload:
@@ -109,7 +110,7 @@ class ReportStream:
 
     close = cancel
 
-    def __enter__(self) -> "ReportStream":
+    def __enter__(self) -> ReportStream:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -138,7 +139,7 @@ class ReportClient:
         trusted_appliance_keys: Mapping[str, Ed25519PublicKey],
         clinician_id: str,
         *,
-        server_name: Optional[str] = None,
+        server_name: str | None = None,
         timeout: float = 10.0,
     ) -> None:
         cert_pem = _read(cert_file)
@@ -151,7 +152,8 @@ class ReportClient:
         self.clinician_id = clinician_id
         self._timeout = timeout
         credentials = grpc.ssl_channel_credentials(
-            root_certificates=_read(ca_file), private_key=_read(key_file), certificate_chain=cert_pem)
+            root_certificates=_read(ca_file), private_key=_read(key_file), certificate_chain=cert_pem
+        )
         options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
         self._channel = grpc.secure_channel(target, credentials, options=options)
         self._stub = pb_grpc.ReportDeliveryStub(self._channel)
@@ -172,16 +174,24 @@ class ReportClient:
         while True:
             try:
                 response = self._stub.ListReports(
-                    pb.ListReportsRequest(include_acked=include_acked, page_size=page_size,
-                                          page_token=token), timeout=self._timeout)
+                    pb.ListReportsRequest(include_acked=include_acked, page_size=page_size, page_token=token),
+                    timeout=self._timeout,
+                )
             except grpc.RpcError as exc:
                 raise error_from_rpc(exc) from None
             for entry in response.reports:
                 envelope = envelope_from_proto(entry.envelope)
                 verify_envelope(envelope, self._trusted, self.clinician_id)
-                summaries.append(ReportSummary(envelope.report_id, envelope.study_pseudonym,
-                                               envelope.bundle_id, envelope.created_at,
-                                               entry.acked, entry.acked_at or None))
+                summaries.append(
+                    ReportSummary(
+                        envelope.report_id,
+                        envelope.study_pseudonym,
+                        envelope.bundle_id,
+                        envelope.created_at,
+                        entry.acked,
+                        entry.acked_at or None,
+                    )
+                )
             token = response.next_page_token
             if not token:
                 return summaries
@@ -206,7 +216,7 @@ class ReportClient:
             raise error_from_rpc(exc) from None
         return response.acked_at
 
-    def watch(self, include_unacked: bool = True) -> "ReportStream":
+    def watch(self, include_unacked: bool = True) -> ReportStream:
         """Decrypted reports as the server streams them (unacknowledged ones first).
 
         Returns a `ReportStream`: iterate it; it ends when the server shuts
@@ -219,8 +229,7 @@ class ReportClient:
     def serving(self, service: str = "") -> bool:
         """Whether the appliance's health service reports SERVING (model loaded)."""
         try:
-            response = self._health.Check(health_pb2.HealthCheckRequest(service=service),
-                                          timeout=self._timeout)
+            response = self._health.Check(health_pb2.HealthCheckRequest(service=service), timeout=self._timeout)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
         return response.status == health_pb2.HealthCheckResponse.SERVING
@@ -228,7 +237,7 @@ class ReportClient:
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> "ReportClient":
+    def __enter__(self) -> ReportClient:
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -19,20 +19,20 @@ hands the appliance its server key, server certificate and the CA certificate.
 
 from __future__ import annotations
 
-from common.errors import ExitCode, SecureMedError
-
 import datetime as _dt
 import ipaddress
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from common.errors import ExitCode, SecureMedError
 
 CLINICIAN_URI_PREFIX = "urn:securemed:clinician:"
 _CLINICIAN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -74,7 +74,7 @@ def clinician_ids_from_certificate(cert: x509.Certificate) -> list[str]:
     ids = []
     for uri in san.get_values_for_type(x509.UniformResourceIdentifier):
         if uri.startswith(CLINICIAN_URI_PREFIX):
-            candidate = uri[len(CLINICIAN_URI_PREFIX):]
+            candidate = uri[len(CLINICIAN_URI_PREFIX) :]
             if _CLINICIAN_ID.match(candidate):
                 ids.append(candidate)
     return ids
@@ -124,18 +124,26 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key, days: int) -> x5
 def create_ca(common_name: str = "SecureMed Edge Dev CA", *, days: int = 3650) -> CertifiedKey:
     """A self-signed CA allowed to sign end-entity certificates only (pathlen 0)."""
     key = _new_key()
-    name = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SecureMed Edge (development)"),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SecureMed Edge (development)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
     cert = (
         _builder(name, name, key.public_key(), days)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -153,18 +161,26 @@ def _issue(
     days: int,
 ) -> CertifiedKey:
     key = _new_key()
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SecureMed Edge (development)"),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SecureMed Edge (development)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
     cert = (
         _builder(subject, ca.certificate.subject, key.public_key(), days)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -200,8 +216,7 @@ def issue_server_cert(
 def issue_client_cert(ca: CertifiedKey, clinician_id: str, *, days: int = 365) -> CertifiedKey:
     """A clientAuth certificate whose SAN URI names `clinician_id`."""
     uri = clinician_uri(clinician_id)
-    return _issue(ca, clinician_id, [x509.UniformResourceIdentifier(uri)],
-                  ExtendedKeyUsageOID.CLIENT_AUTH, days)
+    return _issue(ca, clinician_id, [x509.UniformResourceIdentifier(uri)], ExtendedKeyUsageOID.CLIENT_AUTH, days)
 
 
 def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:

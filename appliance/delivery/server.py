@@ -34,10 +34,10 @@ import base64
 import binascii
 import logging
 import threading
+from collections.abc import Iterator
 from concurrent import futures
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import grpc
 from cryptography import x509
@@ -83,7 +83,7 @@ def server_credentials(tls: TLSFiles) -> grpc.ServerCredentials:
     )
 
 
-def clinician_from_context(context: grpc.ServicerContext) -> Optional[str]:
+def clinician_from_context(context: grpc.ServicerContext) -> str | None:
     """The clinician id of the verified client certificate of this call, or None."""
     pems = context.auth_context().get("x509_pem_cert") or []
     if len(pems) != 1:
@@ -106,7 +106,7 @@ def _encode_token(report_id: str) -> str:
     return base64.urlsafe_b64encode(report_id.encode("utf-8")).decode("ascii").rstrip("=")
 
 
-def _decode_token(token: str) -> Optional[str]:
+def _decode_token(token: str) -> str | None:
     try:
         return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
     except (binascii.Error, ValueError):
@@ -116,8 +116,9 @@ def _decode_token(token: str) -> Optional[str]:
 class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
     """The securemed.v1.ReportDelivery RPCs over an `EnvelopeStore`."""
 
-    def __init__(self, store: EnvelopeStore, *, max_watchers: int, stopping: threading.Event,
-                 watch_wait: float = 1.0) -> None:
+    def __init__(
+        self, store: EnvelopeStore, *, max_watchers: int, stopping: threading.Event, watch_wait: float = 1.0
+    ) -> None:
         self._store = store
         self._watch_slots = threading.BoundedSemaphore(max_watchers)
         self._stopping = stopping
@@ -128,6 +129,7 @@ class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
         if clinician is None:
             _log.warning("rejected call from %s: no clinician identity in certificate", context.peer())
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "client certificate names no clinician")
+        assert clinician is not None  # abort() raised
         return clinician
 
     def _not_found(self, context: grpc.ServicerContext) -> None:
@@ -137,8 +139,7 @@ class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
         _log.error("envelope store error: %s", exc)
         context.abort(grpc.StatusCode.UNAVAILABLE, "report store unavailable")
 
-    def ListReports(self, request: pb.ListReportsRequest, context: grpc.ServicerContext
-                    ) -> pb.ListReportsResponse:
+    def ListReports(self, request: pb.ListReportsRequest, context: grpc.ServicerContext) -> pb.ListReportsResponse:
         clinician = self._caller(context)
         page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = 0
@@ -151,15 +152,15 @@ class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
                     after = -1
                 if after < 0:
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid page token")
-            rows = self._store.list_for(clinician, request.include_acked,
-                                        after_sequence=after, limit=page_size + 1)
+            rows = self._store.list_for(clinician, request.include_acked, after_sequence=after, limit=page_size + 1)
         except StoreError as exc:
             self._unavailable(context, exc)
         entries: list[pb.ReportEntry] = []
         size = 0
         for row in rows[:page_size]:
-            entry = pb.ReportEntry(envelope=envelope_to_proto(row.envelope), acked=row.acked,
-                                   acked_at=row.acked_at or "")
+            entry = pb.ReportEntry(
+                envelope=envelope_to_proto(row.envelope), acked=row.acked, acked_at=row.acked_at or ""
+            )
             size += entry.ByteSize()
             if entries and size > MAX_PAGE_BYTES:
                 break
@@ -181,8 +182,7 @@ class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
         _log.info("delivered report %s to %s", request.report_id, clinician)
         return envelope_to_proto(stored.envelope)
 
-    def AckReport(self, request: pb.AckReportRequest, context: grpc.ServicerContext
-                  ) -> pb.AckReportResponse:
+    def AckReport(self, request: pb.AckReportRequest, context: grpc.ServicerContext) -> pb.AckReportResponse:
         clinician = self._caller(context)
         try:
             stored = self._store.ack(clinician, request.report_id)
@@ -194,8 +194,7 @@ class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
         _log.info("%s acknowledged report %s", clinician, request.report_id)
         return pb.AckReportResponse(report_id=request.report_id, acked_at=stored.acked_at or "")
 
-    def WatchReports(self, request: pb.WatchReportsRequest, context: grpc.ServicerContext
-                     ) -> Iterator[pb.Envelope]:
+    def WatchReports(self, request: pb.WatchReportsRequest, context: grpc.ServicerContext) -> Iterator[pb.Envelope]:
         clinician = self._caller(context)
         if not self._watch_slots.acquire(blocking=False):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent watches")
@@ -225,9 +224,16 @@ class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
 class DeliveryServer(grpc.Server):
     """A `grpc.Server` serving ReportDelivery and Health on one mutual-TLS port."""
 
-    def __init__(self, server: grpc.Server, port: int, probe_host: str, require_handshake_refusal: bool,
-                 store: EnvelopeStore, health_servicer: health.HealthServicer,
-                 stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        server: grpc.Server,
+        port: int,
+        probe_host: str,
+        require_handshake_refusal: bool,
+        store: EnvelopeStore,
+        health_servicer: health.HealthServicer,
+        stopping: threading.Event,
+    ) -> None:
         self._server = server
         self._port = port
         self._probe_host = probe_host
@@ -242,8 +248,7 @@ class DeliveryServer(grpc.Server):
 
     def set_serving(self, serving: bool) -> None:
         """Report SERVING (model loaded) or NOT_SERVING on the health service."""
-        status = (health_pb2.HealthCheckResponse.SERVING if serving
-                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", SERVICE_NAME):
             self._health.set(name, status)
         _log.info("health: %s", "SERVING" if serving else "NOT_SERVING")
@@ -262,18 +267,19 @@ class DeliveryServer(grpc.Server):
                 raise TLSPolicyError(
                     "the delivery server accepted a TLS 1.2 handshake; import appliance.delivery "
                     f"before grpc or set {tlspolicy.GRPC_CIPHER_SUITES_ENV}="
-                    f"{tlspolicy.TLS12_UNUSABLE_CIPHER_SUITES} in the service environment")
+                    f"{tlspolicy.TLS12_UNUSABLE_CIPHER_SUITES} in the service environment"
+                )
             _log.warning("TLS 1.2 handshakes are accepted; RPCs over them are still refused")
         _log.info("report delivery serving on port %d", self._port)
 
-    def stop(self, grace: Optional[float]) -> threading.Event:
+    def stop(self, grace: float | None) -> threading.Event:
         """Stop: health NOT_SERVING, end watches, finish in-flight RPCs within `grace` seconds."""
         self._health.enter_graceful_shutdown()
         self._stopping.set()
         self._store.wake_waiters()
         return self._server.stop(grace)
 
-    def wait_for_termination(self, timeout: Optional[float] = None) -> bool:
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
         return self._server.wait_for_termination(timeout)
 
     def add_generic_rpc_handlers(self, generic_rpc_handlers: Any) -> None:
@@ -305,7 +311,7 @@ def create_server(
     *,
     require_handshake_refusal: bool = True,
     max_workers: int = 8,
-    max_watchers: Optional[int] = None,
+    max_watchers: int | None = None,
     watch_wait: float = 1.0,
 ) -> tuple[DeliveryServer, int]:
     """Bind the delivery server on `address` (``host:port``; port 0 = any free port).
@@ -330,8 +336,8 @@ def create_server(
         options=[("grpc.so_reuseport", 0)],
     )
     pb_grpc.add_ReportDeliveryServicer_to_server(
-        ReportDeliveryServicer(store, max_watchers=watchers, stopping=stopping, watch_wait=watch_wait),
-        server)
+        ReportDeliveryServicer(store, max_watchers=watchers, stopping=stopping, watch_wait=watch_wait), server
+    )
     # Blocking Watch: the TLS interceptor wraps handlers, which drops the
     # non-blocking marker anyway; health Watch streams use a worker each.
     health_servicer = health.HealthServicer(experimental_non_blocking=False)
@@ -340,7 +346,8 @@ def create_server(
         port = server.add_secure_port(address, creds)
     except RuntimeError as exc:
         raise ServerSetupError(f"cannot bind {address} with the given TLS material: {exc}") from exc
-    delivery = DeliveryServer(server, port, _probe_host(address), require_handshake_refusal, store, health_servicer,
-                              stopping)
+    delivery = DeliveryServer(
+        server, port, _probe_host(address), require_handshake_refusal, store, health_servicer, stopping
+    )
     delivery.set_serving(False)
     return delivery, port

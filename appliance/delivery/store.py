@@ -17,22 +17,24 @@ Contract
 * Durability: ``synchronous=FULL``; a committed `put` survives a power cut.
   The database file is created with mode 0600 (SQLite gives the -wal/-shm
   files the same mode). The store holds ciphertext and routing metadata only.
+  A file of another schema version (``PRAGMA user_version``) is a `StoreError`.
 
 One `EnvelopeStore` may be shared by many threads (one connection behind a
-lock); every process opens its own.
+lock, `common.sqlite.Database`); every process opens its own.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from appliance.envelope import Envelope, MalformedEnvelope, check_structure, utc_now
+from common.sqlite import Database
 
 from .codec import decode_envelope, encode_envelope
 from .errors import ReportNotFound, StoreConflict, StoreError
@@ -60,7 +62,7 @@ class StoredEnvelope:
     sequence: int
     envelope: Envelope
     stored_at: str
-    acked_at: Optional[str]
+    acked_at: str | None
 
     @property
     def acked(self) -> bool:
@@ -73,52 +75,33 @@ class EnvelopeStore:
     def __init__(self, path: Path, *, poll_interval: float = 0.2, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
         self.poll_interval = poll_interval
-        self._lock = threading.Lock()
         self._changed = threading.Condition()
-        self._closed = False
         try:
-            if not self.path.exists():
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-            self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db = Database(self.path, _SCHEMA, timeout=busy_timeout, user_version=_SCHEMA_VERSION)
             self._db.execute("PRAGMA foreign_keys=ON")
-            with self._transaction():
-                version = self._db.execute("PRAGMA user_version").fetchone()[0]
-                if version not in (0, _SCHEMA_VERSION):
-                    raise StoreError(f"{self.path} has schema version {version}, expected {_SCHEMA_VERSION}")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open envelope store {self.path}: {exc}") from exc
 
     # -- plumbing ---------------------------------------------------------------
 
-    class _Tx:
-        def __init__(self, db: sqlite3.Connection) -> None:
-            self.db = db
-
-        def __enter__(self) -> sqlite3.Connection:
-            self.db.execute("BEGIN IMMEDIATE")
-            return self.db
-
-        def __exit__(self, exc_type: object, *_: object) -> None:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-    def _transaction(self) -> "EnvelopeStore._Tx":
-        return EnvelopeStore._Tx(self._db)
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction; StoreError (with `what` failed) on any SQLite error or once closed."""
+        if self._db.closed:
+            raise StoreError("store is closed")
+        try:
+            with self._db.transaction() as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(f"{what}: {exc}") from exc
 
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            if self._closed:
-                raise StoreError("store is closed")
-            try:
-                return self._db.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"envelope store query failed: {exc}") from exc
+        if self._db.closed:
+            raise StoreError("store is closed")
+        try:
+            return self._db.query(sql, args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"envelope store query failed: {exc}") from exc
 
     @staticmethod
     def _row(row: tuple) -> StoredEnvelope:
@@ -135,38 +118,32 @@ class EnvelopeStore:
         """Store `envelope`; True if stored now, False if this (recipient, report) already was."""
         check_structure(envelope)
         blob = encode_envelope(envelope)
-        with self._lock:
-            if self._closed:
-                raise StoreError("store is closed")
-            try:
-                with self._transaction() as db:
-                    cur = db.execute(
-                        "INSERT OR IGNORE INTO envelopes (recipient_id, report_id, study_pseudonym,"
-                        " stored_at, envelope) VALUES (?, ?, ?, ?, ?)",
-                        (envelope.recipient_id, envelope.report_id, envelope.study_pseudonym,
-                         utc_now(), blob),
+        with self._transaction(f"cannot store report {envelope.report_id}") as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO envelopes (recipient_id, report_id, study_pseudonym,"
+                " stored_at, envelope) VALUES (?, ?, ?, ?, ?)",
+                (envelope.recipient_id, envelope.report_id, envelope.study_pseudonym, utc_now(), blob),
+            )
+            inserted = cur.rowcount == 1
+            if not inserted:
+                (existing,) = db.execute(
+                    "SELECT study_pseudonym FROM envelopes WHERE recipient_id=? AND report_id=?",
+                    (envelope.recipient_id, envelope.report_id),
+                ).fetchone()
+                if existing != envelope.study_pseudonym:
+                    raise StoreConflict(
+                        f"report {envelope.report_id} for {envelope.recipient_id} is already stored for another study"
                     )
-                    inserted = cur.rowcount == 1
-                    if not inserted:
-                        (existing,) = db.execute(
-                            "SELECT study_pseudonym FROM envelopes WHERE recipient_id=? AND report_id=?",
-                            (envelope.recipient_id, envelope.report_id)).fetchone()
-                        if existing != envelope.study_pseudonym:
-                            raise StoreConflict(
-                                f"report {envelope.report_id} for {envelope.recipient_id} is already "
-                                "stored for another study")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot store report {envelope.report_id}: {exc}") from exc
         if inserted:
             with self._changed:
                 self._changed.notify_all()
         return inserted
 
-    def list_for(self, recipient_id: str, include_acked: bool = False, *,
-                 after_sequence: int = 0, limit: Optional[int] = None) -> list[StoredEnvelope]:
+    def list_for(
+        self, recipient_id: str, include_acked: bool = False, *, after_sequence: int = 0, limit: int | None = None
+    ) -> list[StoredEnvelope]:
         """The recipient's envelopes with sequence > `after_sequence`, oldest first."""
-        sql = ("SELECT seq, stored_at, acked_at, envelope FROM envelopes"
-               " WHERE recipient_id=? AND seq>?")
+        sql = "SELECT seq, stored_at, acked_at, envelope FROM envelopes WHERE recipient_id=? AND seq>?"
         if not include_acked:
             sql += " AND acked_at IS NULL"
         sql += " ORDER BY seq"
@@ -178,26 +155,25 @@ class EnvelopeStore:
 
     def get(self, recipient_id: str, report_id: str) -> StoredEnvelope:
         """The recipient's envelope for `report_id`, or `ReportNotFound`."""
-        rows = self._query("SELECT seq, stored_at, acked_at, envelope FROM envelopes"
-                           " WHERE recipient_id=? AND report_id=?", (recipient_id, report_id))
+        rows = self._query(
+            "SELECT seq, stored_at, acked_at, envelope FROM envelopes WHERE recipient_id=? AND report_id=?",
+            (recipient_id, report_id),
+        )
         if not rows:
             raise ReportNotFound(report_id)
         return self._row(rows[0])
 
     def ack(self, recipient_id: str, report_id: str) -> StoredEnvelope:
         """Mark the recipient's `report_id` acknowledged (first time wins); `ReportNotFound` otherwise."""
-        with self._lock:
-            if self._closed:
-                raise StoreError("store is closed")
-            try:
-                with self._transaction() as db:
-                    db.execute("UPDATE envelopes SET acked_at=? WHERE recipient_id=? AND report_id=?"
-                               " AND acked_at IS NULL", (utc_now(), recipient_id, report_id))
-                    row = db.execute("SELECT seq, stored_at, acked_at, envelope FROM envelopes"
-                                     " WHERE recipient_id=? AND report_id=?",
-                                     (recipient_id, report_id)).fetchone()
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot acknowledge report {report_id}: {exc}") from exc
+        with self._transaction(f"cannot acknowledge report {report_id}") as db:
+            db.execute(
+                "UPDATE envelopes SET acked_at=? WHERE recipient_id=? AND report_id=? AND acked_at IS NULL",
+                (utc_now(), recipient_id, report_id),
+            )
+            row = db.execute(
+                "SELECT seq, stored_at, acked_at, envelope FROM envelopes WHERE recipient_id=? AND report_id=?",
+                (recipient_id, report_id),
+            ).fetchone()
         if row is None:
             raise ReportNotFound(report_id)
         return self._row(row)
@@ -211,7 +187,7 @@ class EnvelopeStore:
         or `wake_waiters`/`close` is called. Returns whether there is a newer envelope."""
         deadline = time.monotonic() + timeout
         while True:
-            if self._closed:
+            if self._db.closed:
                 return False
             if self.latest_sequence() > after_sequence:
                 return True
@@ -228,13 +204,10 @@ class EnvelopeStore:
             self._changed.notify_all()
 
     def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._db.close()
+        self._db.close()
         self.wake_waiters()
 
-    def __enter__(self) -> "EnvelopeStore":
+    def __enter__(self) -> EnvelopeStore:
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -60,7 +60,8 @@ import os
 import socket
 import ssl
 import sys
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 GRPC_CIPHER_SUITES_ENV = "GRPC_SSL_CIPHER_SUITES"
 TLS12_UNUSABLE_CIPHER_SUITES = "PSK-AES128-CBC-SHA"
@@ -98,7 +99,7 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     while len(data) < size:
         try:
             chunk = sock.recv(size - len(data))
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             break
         if not chunk:
             break
@@ -136,7 +137,7 @@ def tls12_accepted(host: str, port: int, *, timeout: float = 5.0) -> bool:
     return len(head) == 6 and head[0] == 0x16 and head[5] == 0x02
 
 
-def negotiated_tls_version(context: grpc.ServicerContext) -> Optional[str]:
+def negotiated_tls_version(context: grpc.ServicerContext) -> str | None:
     """The TLS version of the call's connection (e.g. ``TLSv1.3``), or None if unknown."""
     values = context.auth_context().get(_AUTH_TLS_VERSION) or []
     return values[0].decode("ascii", "replace") if values else None
@@ -156,12 +157,14 @@ def _guard(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             _check(context, method)
             return inner(request, context)
+
         return call
 
     def streaming_response(inner: Callable[..., Any]) -> Callable[..., Any]:
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             _check(context, method)
             yield from inner(request, context)
+
         return call
 
     if handler.unary_unary is not None:
@@ -176,8 +179,7 @@ def _guard(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler
 class RequireTLS13Interceptor(grpc.ServerInterceptor):
     """Aborts every RPC not carried over TLS 1.3 with PERMISSION_DENIED (layer 3)."""
 
-    def intercept_service(self, continuation: Callable[..., Any],
-                          handler_call_details: grpc.HandlerCallDetails) -> Any:
+    def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(handler_call_details)
         if handler is None:
             return None

@@ -34,22 +34,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from deid.header import dates
 from deid.errors import DeidConfigError, DeidError, UnsafeToDeidentify
+from deid.header import dates
 from deid.header.iod import DEFAULT_IOD_TYPES, GENERIC_IMAGE, SC_IMAGE, IodTypes
-from deid.keys import Keyring, normalize_uid
-from deid.mapping import ReidentificationRecord
-from deid.options import DeidOptions
+from deid.header.method import (
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    METHOD_CODES,
+    PENDING_CLEAN_PIXEL_DATA,
+    PENDING_CLEAN_VISUAL_FEATURES,
+    PENDING_EMBEDDED_OVERLAY,
+    ActionRecord,
+    DeidResult,
+    _write_method,
+)
 from deid.header.rules import (
-    BINARY_VRS,
-    TEMPORAL_VRS,
     TEXT_VRS,
     Decision,
     decide,
@@ -63,33 +68,22 @@ from deid.header.table import (
     is_overlay_group,
     load_table,
 )
-
-#: This project's implementation identification (a 2.25 UID derived from a name-based UUID).
-IMPLEMENTATION_CLASS_UID = "2.25.260748440119513171602331972455044889599"
-IMPLEMENTATION_VERSION_NAME = "SMEDGE_DEID_1"
-
-#: Names of the work DeidResult.pending may report for later stages.
-PENDING_CLEAN_PIXEL_DATA = "clean_pixel_data"
-PENDING_CLEAN_VISUAL_FEATURES = "clean_recognizable_visual_features"
-PENDING_EMBEDDED_OVERLAY = "embedded_overlay_bits"
-
-#: CID 7050 De-identification Method, coding scheme DCM (PS3.16); option field -> (code, meaning).
-PROFILE_CODE = ("113100", "Basic Application Confidentiality Profile")
-METHOD_CODES: Mapping[str, tuple[str, str]] = {
-    "clean_pixel_data": ("113101", "Clean Pixel Data Option"),
-    "clean_recognizable_visual_features": ("113102", "Clean Recognizable Visual Features Option"),
-    "clean_graphics": ("113103", "Clean Graphics Option"),
-    "clean_structured_content": ("113104", "Clean Structured Content Option"),
-    "clean_descriptors": ("113105", "Clean Descriptors Option"),
-    "retain_long_full_dates": ("113106", "Retain Longitudinal Temporal Information Full Dates Option"),
-    "retain_long_modified_dates": ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
-    "retain_patient_chars": ("113108", "Retain Patient Characteristics Option"),
-    "retain_device_id": ("113109", "Retain Device Identity Option"),
-    "retain_uids": ("113110", "Retain UIDs Option"),
-    "retain_safe_private": ("113111", "Retain Safe Private Option"),
-    "retain_institution_id": ("113112", "Retain Institution Identity Option"),
-}
-_METHOD_PREFIX = "SecureMed Edge, DICOM PS3.15 E.1-1 2024b"
+from deid.header.values import (
+    _MAX_LEN,
+    _dummy,
+    _empty,
+    _fmt,
+    _is_empty,
+    _name,
+    _patient_key,
+    _strings,
+    _text,
+    _uid_strings,
+    _value,
+)
+from deid.keys import Keyring, normalize_uid
+from deid.mapping import ReidentificationRecord
+from deid.options import DeidOptions
 
 _NEED_TEXT_CLEANER = frozenset({"clean_descriptors", "clean_structured_content", "clean_graphics"})
 _SC_CLASSES = frozenset({SC_IMAGE} | {f"{SC_IMAGE}.{i}" for i in range(1, 5)})
@@ -103,63 +97,6 @@ _ENGINE_OWNED = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
 #: Sequence modes of the walk (ordered: a nested sequence takes the stricter one).
 NORMAL, CLEAN, DUMMY = 0, 1, 2
 _CLEANABLE_TEXT = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
-
-_DUMMY_TEXT = "DEIDENTIFIED"
-_DUMMIES: Mapping[str, Any] = {
-    "AE": _DUMMY_TEXT, "AS": "000Y", "CS": _DUMMY_TEXT, "DA": "19000101", "DT": "19000101000000",
-    "TM": "000000", "DS": "0", "IS": "0", "LO": _DUMMY_TEXT, "LT": _DUMMY_TEXT, "PN": _DUMMY_TEXT,
-    "SH": _DUMMY_TEXT, "ST": _DUMMY_TEXT, "UT": _DUMMY_TEXT, "UC": _DUMMY_TEXT,
-    "UR": "urn:deidentified",
-}
-_STRING_VRS = frozenset(_DUMMIES) | {"UI"}
-#: Maximum value length (characters) of the text VRs a cleaner may lengthen.
-_MAX_LEN = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "PN": 64, "ST": 1024, "LT": 10240}
-
-
-@dataclass(frozen=True)
-class ActionRecord:
-    """What was done to one element: its tag "(gggg,eeee)", its keyword (or "Private",
-    "Unknown"), the action code actually taken and the sequence path to it ("" at top level,
-    e.g. "(0008,1140)[0]/"). Contains no patient data."""
-
-    tag: str
-    name: str
-    action: str
-    path: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return {"tag": self.tag, "name": self.name, "action": self.action, "path": self.path}
-
-
-@dataclass(frozen=True)
-class DeidResult:
-    """dataset: the de-identified instance (a new object; the input is untouched), with rebuilt
-    File Meta Information and a zeroed preamble. record: the re-identification mapping (patient
-    data: store it encrypted, never log it). actions: per-element log without patient data.
-    pending: work later stages must finish before the instance counts as de-identified
-    (PENDING_* names). options_applied: the option fields recorded in De-identification Method."""
-
-    dataset: FileDataset
-    record: ReidentificationRecord
-    actions: list[ActionRecord]
-    pending: frozenset[str]
-    options_applied: tuple[str, ...]
-    iod: str = ""
-
-    def summary(self) -> dict[str, Any]:
-        """A JSON-serialisable summary without patient data (tags, action codes, new UIDs)."""
-        counts: dict[str, int] = {}
-        for a in self.actions:
-            counts[a.action] = counts.get(a.action, 0) + 1
-        return {
-            "sop_class_uid": str(self.dataset.get("SOPClassUID", "")),
-            "new_sop_instance_uid": self.record.new_sop_instance_uid,
-            "iod": self.iod,
-            "options_applied": list(self.options_applied),
-            "pending": sorted(self.pending),
-            "action_counts": dict(sorted(counts.items())),
-            "actions": [a.to_dict() for a in self.actions],
-        }
 
 
 @dataclass
@@ -237,8 +174,10 @@ class Deidentifier:
         applied = self._options_applied()
         _write_method(out, applied)
         out.LongitudinalTemporalInformationModified = (
-            "MODIFIED" if self.options.retain_long_modified_dates
-            else "UNMODIFIED" if self.options.retain_long_full_dates
+            "MODIFIED"
+            if self.options.retain_long_modified_dates
+            else "UNMODIFIED"
+            if self.options.retain_long_full_dates
             else "REMOVED"
         )
         result_ds = FileDataset("", out, preamble=b"\x00" * 128, file_meta=self._file_meta(ds, out))
@@ -473,7 +412,9 @@ class Deidentifier:
         """Keep a sequence; every item is processed by the same rules, in `mode`."""
         tag = int(elem.tag)
         prefix = f"{path}{_fmt(tag)}"
-        items = [self._process(item, run, f"{prefix}[{i}]/", top=False, mode=mode) for i, item in enumerate(elem.value or [])]
+        items = [
+            self._process(item, run, f"{prefix}[{i}]/", top=False, mode=mode) for i, item in enumerate(elem.value or [])
+        ]
         out.add(DataElement(tag, "SQ", Sequence(items)))
 
     @staticmethod
@@ -482,9 +423,7 @@ class Deidentifier:
         out.add(DataElement(int(elem.tag), elem.VR, list(value) if isinstance(value, MultiValue) else value))
 
     def _map_uids(self, elem: DataElement) -> Any:
-        mapped = [
-            v if (not normalize_uid(v) or is_well_known_uid(v)) else self._keys.uid(v) for v in _strings(elem)
-        ]
+        mapped = [v if (not normalize_uid(v) or is_well_known_uid(v)) else self._keys.uid(v) for v in _strings(elem)]
         if not mapped:  # D on an empty UI still needs a value
             mapped = [self._keys.uid(f"dummy:{_fmt(int(elem.tag))}")]
         return _value(mapped)
@@ -528,116 +467,3 @@ class Deidentifier:
 
     def _log(self, run: _Run, tag: int, action: str, path: str) -> None:
         run.actions.append(ActionRecord(_fmt(tag), _name(tag), action, path))
-
-
-def mark_option_applied(ds: Dataset, option: str) -> None:
-    """Record in `ds` that a later stage carried out `option` (e.g. "clean_pixel_data" after the
-    pixel stage redacted burned-in text): adds its CID 7050 code to De-identification Method
-    Code Sequence and its meaning to De-identification Method, once."""
-    if option not in METHOD_CODES:
-        raise DeidConfigError("option", f"{option!r} is not a de-identification option")
-    code, meaning = METHOD_CODES[option]
-    seq = ds.get("DeidentificationMethodCodeSequence")
-    if seq is None:
-        ds.DeidentificationMethodCodeSequence = seq = Sequence()
-    else:
-        seq = seq.value if isinstance(seq, DataElement) else seq
-    if any(str(item.get("CodeValue", "")) == code for item in seq):
-        return
-    seq.append(_code_item(code, meaning))
-    methods = _strings(ds["DeidentificationMethod"]) if "DeidentificationMethod" in ds else []
-    ds.DeidentificationMethod = _value([*methods, meaning])
-    ds.PatientIdentityRemoved = "YES"
-
-
-def _write_method(out: Dataset, applied: tuple[str, ...]) -> None:
-    out.PatientIdentityRemoved = "YES"
-    out.DeidentificationMethod = [_METHOD_PREFIX, PROFILE_CODE[1], *(METHOD_CODES[n][1] for n in applied)]
-    out.DeidentificationMethodCodeSequence = Sequence(
-        [_code_item(*PROFILE_CODE), *(_code_item(*METHOD_CODES[n]) for n in applied)]
-    )
-
-
-def _code_item(code: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = code
-    item.CodingSchemeDesignator = "DCM"
-    item.CodeMeaning = meaning
-    return item
-
-
-def _patient_key(ds: Dataset, sop_instance: str) -> str:
-    """What pseudonym and date shift are keyed on: the Patient ID; without one, the study (so an
-    unidentified study stays internally consistent), else the instance."""
-    patient_id = _text(ds.get("PatientID"))
-    if patient_id:
-        return "patient:" + patient_id
-    study = normalize_uid(_text(ds.get("StudyInstanceUID")))
-    return "study:" + study if study else "instance:" + sop_instance
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, DataElement):
-        value = value.value
-    if value is None:
-        return ""
-    if isinstance(value, (MultiValue, list, tuple)):
-        return "\\".join(str(v) for v in value).strip()
-    return str(value).strip()
-
-
-def _strings(elem: DataElement) -> list[str]:
-    """The element's values as strings (dates keep their original text)."""
-    value = elem.value
-    if value is None or value == "" or value == b"":
-        return []
-    items = list(value) if isinstance(value, (MultiValue, list, tuple)) else [value]
-    return [str(getattr(v, "original_string", None) or v) for v in items]
-
-
-def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == b"" or (isinstance(value, (list, MultiValue)) and len(value) == 0)
-
-
-def _uid_strings(elem: DataElement) -> list[str]:
-    """The values the UI rule needs; nothing for other VRs (never stringify Pixel Data)."""
-    return _strings(elem) if elem.VR == "UI" else []
-
-
-def _value(values: list[str]) -> Any:
-    if not values:
-        return ""
-    return values[0] if len(values) == 1 else values
-
-
-def _empty(vr: str) -> Any:
-    if vr == "SQ":
-        return Sequence()
-    if vr in _STRING_VRS:
-        return ""
-    if vr in BINARY_VRS:
-        return b""
-    return None
-
-
-def _dummy(vr: str) -> Any:
-    if vr in _DUMMIES:
-        return _DUMMIES[vr]
-    if vr in BINARY_VRS:
-        return b"\x00" * 8
-    return 0  # AT, FL, FD, SL, SS, SV, UL, US, UV and "US or SS"
-
-
-def _fmt(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
-def _name(tag: int) -> str:
-    if (tag >> 16) % 2 == 1:
-        return "Private"
-    return keyword_for_tag(tag) or "Unknown"
-
-
-assert TEMPORAL_VRS <= set(_DUMMIES)

@@ -63,14 +63,27 @@ def _t(**types: str) -> dict[int, str]:
 
 
 _PATIENT = _t(
-    PatientName="2", PatientID="2", PatientBirthDate="2", PatientSex="2",
-    PatientSexNeutered="2C", PatientSpeciesDescription="1C", PatientSpeciesCodeSequence="1C",
-    PatientBreedDescription="2C", PatientBreedCodeSequence="2C", BreedRegistrationSequence="2C",
-    ResponsiblePerson="2C", ResponsibleOrganization="2C",
-    DeidentificationMethod="1C", DeidentificationMethodCodeSequence="1C",
+    PatientName="2",
+    PatientID="2",
+    PatientBirthDate="2",
+    PatientSex="2",
+    PatientSexNeutered="2C",
+    PatientSpeciesDescription="1C",
+    PatientSpeciesCodeSequence="1C",
+    PatientBreedDescription="2C",
+    PatientBreedCodeSequence="2C",
+    BreedRegistrationSequence="2C",
+    ResponsiblePerson="2C",
+    ResponsibleOrganization="2C",
+    DeidentificationMethod="1C",
+    DeidentificationMethodCodeSequence="1C",
 )
 _GENERAL_STUDY = _t(
-    StudyInstanceUID="1", StudyDate="2", StudyTime="2", ReferringPhysicianName="2", StudyID="2",
+    StudyInstanceUID="1",
+    StudyDate="2",
+    StudyTime="2",
+    ReferringPhysicianName="2",
+    StudyID="2",
     AccessionNumber="2",
 )
 _GENERAL_SERIES = _t(Modality="1", SeriesInstanceUID="1", SeriesNumber="2", Laterality="2C")
@@ -83,8 +96,16 @@ _FRAME_OF_REFERENCE = _t(FrameOfReferenceUID="1", PositionReferenceIndicator="2"
 _GENERAL_IMAGE = _t(InstanceNumber="2", PatientOrientation="2C", ContentDate="2C", ContentTime="2C")
 _IMAGE_PLANE = _t(PixelSpacing="1", ImageOrientationPatient="1", ImagePositionPatient="1", SliceThickness="2")
 _IMAGE_PIXEL = _t(
-    SamplesPerPixel="1", PhotometricInterpretation="1", Rows="1", Columns="1", BitsAllocated="1",
-    BitsStored="1", HighBit="1", PixelRepresentation="1", PixelData="1C", PlanarConfiguration="1C",
+    SamplesPerPixel="1",
+    PhotometricInterpretation="1",
+    Rows="1",
+    Columns="1",
+    BitsAllocated="1",
+    BitsStored="1",
+    HighBit="1",
+    PixelRepresentation="1",
+    PixelData="1C",
+    PlanarConfiguration="1C",
     PixelAspectRatio="1C",
 )
 _CONTRAST_BOLUS = _t(ContrastBolusAgent="2C")  # Type 2 whenever the (C/U) module is present
@@ -92,23 +113,53 @@ _SOP_COMMON = _t(SOPClassUID="1", SOPInstanceUID="1", SpecificCharacterSet="1C")
 _CR_IMAGE = _t(PhotometricInterpretation="1")
 _DX_ANATOMY = _t(ImageLaterality="1", AnatomicRegionSequence="2")
 _DX_IMAGE = _t(
-    ImageType="1", SamplesPerPixel="1", PhotometricInterpretation="1", BitsAllocated="1",
-    BitsStored="1", HighBit="1", PixelRepresentation="1", PixelIntensityRelationship="1",
-    PixelIntensityRelationshipSign="1", RescaleIntercept="1", RescaleSlope="1", RescaleType="1",
-    PresentationLUTShape="1", LossyImageCompression="1", LossyImageCompressionRatio="1C",
-    PatientOrientation="1C", BurnedInAnnotation="1",
+    ImageType="1",
+    SamplesPerPixel="1",
+    PhotometricInterpretation="1",
+    BitsAllocated="1",
+    BitsStored="1",
+    HighBit="1",
+    PixelRepresentation="1",
+    PixelIntensityRelationship="1",
+    PixelIntensityRelationshipSign="1",
+    RescaleIntercept="1",
+    RescaleSlope="1",
+    RescaleType="1",
+    PresentationLUTShape="1",
+    LossyImageCompression="1",
+    LossyImageCompressionRatio="1C",
+    PatientOrientation="1C",
+    BurnedInAnnotation="1",
 )
 _DX_DETECTOR = _t(DetectorType="2", ImagerPixelSpacing="1")
 _ACQUISITION_CONTEXT = _t(AcquisitionContextSequence="2")
 _CT_IMAGE = _t(
-    ImageType="1", SamplesPerPixel="1", PhotometricInterpretation="1", BitsAllocated="1",
-    BitsStored="1", HighBit="1", RescaleIntercept="1", RescaleSlope="1", RescaleType="1C", KVP="2",
+    ImageType="1",
+    SamplesPerPixel="1",
+    PhotometricInterpretation="1",
+    BitsAllocated="1",
+    BitsStored="1",
+    HighBit="1",
+    RescaleIntercept="1",
+    RescaleSlope="1",
+    RescaleType="1C",
+    KVP="2",
     AcquisitionNumber="2",
 )
 _MR_IMAGE = _t(
-    ImageType="1", SamplesPerPixel="1", PhotometricInterpretation="1", BitsAllocated="1",
-    ScanningSequence="1", SequenceVariant="1", ScanOptions="2", MRAcquisitionType="2",
-    RepetitionTime="2C", EchoTime="2", EchoTrainLength="2", InversionTime="2C", TriggerTime="2C",
+    ImageType="1",
+    SamplesPerPixel="1",
+    PhotometricInterpretation="1",
+    BitsAllocated="1",
+    ScanningSequence="1",
+    SequenceVariant="1",
+    ScanOptions="2",
+    MRAcquisitionType="2",
+    RepetitionTime="2C",
+    EchoTime="2",
+    EchoTrainLength="2",
+    InversionTime="2C",
+    TriggerTime="2C",
 )
 
 
@@ -131,8 +182,14 @@ def _strength(typ: str) -> int:
 
 _COMMON = (_PATIENT, _GENERAL_STUDY, _GENERAL_SERIES, _GENERAL_IMAGE, _IMAGE_PIXEL, _CONTRAST_BOLUS, _SOP_COMMON)
 _DX = _iod(
-    "Digital X-Ray Image", *_COMMON, _DX_SERIES, _GENERAL_EQUIPMENT, _DX_ANATOMY, _DX_IMAGE,
-    _DX_DETECTOR, _ACQUISITION_CONTEXT,
+    "Digital X-Ray Image",
+    *_COMMON,
+    _DX_SERIES,
+    _GENERAL_EQUIPMENT,
+    _DX_ANATOMY,
+    _DX_IMAGE,
+    _DX_DETECTOR,
+    _ACQUISITION_CONTEXT,
 )
 
 #: Generic fallback for image SOP Classes without a curated table: the modules every image IOD of
@@ -148,12 +205,22 @@ DEFAULT_IOD_TYPES: Mapping[str, IodTypes] = MappingProxyType(
         # SC Equipment makes Modality Type 3, overriding General Series (PS3.3 C.8.6.1).
         SC_IMAGE: _iod("Secondary Capture Image", *_COMMON, _SC_EQUIPMENT, type3=("Modality",)),
         CT_IMAGE: _iod(
-            "CT Image", *_COMMON, _PATIENT_POSITION, _FRAME_OF_REFERENCE, _GENERAL_EQUIPMENT,
-            _IMAGE_PLANE, _CT_IMAGE,
+            "CT Image",
+            *_COMMON,
+            _PATIENT_POSITION,
+            _FRAME_OF_REFERENCE,
+            _GENERAL_EQUIPMENT,
+            _IMAGE_PLANE,
+            _CT_IMAGE,
         ),
         MR_IMAGE: _iod(
-            "MR Image", *_COMMON, _PATIENT_POSITION, _FRAME_OF_REFERENCE, _GENERAL_EQUIPMENT,
-            _IMAGE_PLANE, _MR_IMAGE,
+            "MR Image",
+            *_COMMON,
+            _PATIENT_POSITION,
+            _FRAME_OF_REFERENCE,
+            _GENERAL_EQUIPMENT,
+            _IMAGE_PLANE,
+            _MR_IMAGE,
         ),
     }
 )

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.uid import UID_dictionary
 
-from deid.options import DeidOptions
 from deid.header.table import TEMPORAL_OPTIONS, ProfileRow
+from deid.options import DeidOptions
 
 TEMPORAL_VRS = frozenset({"DA", "DT", "TM"})
 #: Text VRs the Clean action hands to the text cleaner.
@@ -113,9 +113,7 @@ def decide(row: ProfileRow, options: DeidOptions, attr_type: str) -> Decision:
     basic = resolve_variant(row.basic, attr_type)
     temporal = row.is_temporal
     proposals = {
-        code
-        for opt, code in row.options.items()
-        if getattr(options, opt) and (not temporal or opt in TEMPORAL_OPTIONS)
+        code for opt, code in row.options.items() if getattr(options, opt) and (not temporal or opt in TEMPORAL_OPTIONS)
     }
     if "C" in proposals:
         return Decision("C", basic)

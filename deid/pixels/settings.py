@@ -13,7 +13,6 @@ from pydicom.dataset import Dataset
 from deid.errors import DeidConfigError
 
 
-
 @dataclass(frozen=True)
 class BannerZone:
     """A rectangle that is always blacked out on matching images, given as fractions of the
@@ -185,11 +184,7 @@ class PixelCleanSettings:
             or self.pad_fraction < 0
         ):
             raise DeidConfigError("pad_fraction", "must be a non-negative number")
-        if (
-            isinstance(self.timeout_s, bool)
-            or not isinstance(self.timeout_s, (int, float))
-            or self.timeout_s <= 0
-        ):
+        if isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
             raise DeidConfigError("timeout_s", "must be a positive number")
         for name, low in (
             ("target_side", 1),

@@ -2,6 +2,13 @@
 
 `StudyContext` holds the identifying values of one study's DICOM header; the redactor turns it
 into a `StudyDenyListRecognizer` that finds those values in the forms free text writes them.
+
+Contract: every deny-list match scores 1.0 and is typed by the header attribute it comes from
+(`HEADER_FIELDS`), so it wins over clinical vocabulary: a patient named Foley has "Foley"
+redacted in "Foley catheter" too. A name part alone matches only as the header writes it,
+capitalised or upper-case ("Rose" but not the "rose" of "temperature rose"). Building a
+context from an unknown keyword is an error that names the keyword only when it is shaped like
+one; the compiled deny-list lives with its context, never in a module-level cache.
 """
 
 from __future__ import annotations
@@ -14,32 +21,30 @@ from types import MappingProxyType
 from typing import Any
 
 import regex as re
-from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from pydicom.multival import MultiValue
 
-from deid.text.model import fold
-from deid.text.rules import (
+from deid.text.base import (
     ACCESSION,
     ADDRESS,
     DATE,
     DEFAULT_ENTITIES,
     EMAIL,
     FACILITY,
-    FACILITY_HEAD,
-    GENERIC_FACILITY_WORDS,
     ID,
     LOCATION,
-    MONTH_NAMES,
     MRN,
     PERSON,
     PHONE,
-    US_STATE_NAMES,
-    US_STATES,
+    Recognizer,
     TextRedactionError,
-    is_lexical,
     make_result,
 )
+from deid.text.lexicon import is_lexical
+from deid.text.model import fold
+from deid.text.recognizers.dates import MONTH_NAMES
+from deid.text.recognizers.places import FACILITY_HEAD, GENERIC_FACILITY_WORDS, US_STATE_NAMES, US_STATES
 
 # -- study context (deny-lists) -----------------------------------------------------------------
 
@@ -125,9 +130,7 @@ class StudyContext:
 
     values: tuple[tuple[str, str], ...] = ()
     # The compiled deny-list lives and dies with its context (no module-level cache of PHI).
-    _cache: dict[str, Any] = field(
-        default_factory=dict, init=False, repr=False, compare=False, hash=False
-    )
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         for item in self.values:
@@ -150,20 +153,14 @@ class StudyContext:
             etype = HEADER_FIELDS.get(key) if isinstance(key, str) else None
             if etype is None:
                 # Name the key only when it is shaped like a keyword (never echo arbitrary text).
-                shown = (
-                    f" {key}"
-                    if isinstance(key, str) and _stdre.fullmatch(r"[A-Za-z]{1,64}", key)
-                    else ""
-                )
+                shown = f" {key}" if isinstance(key, str) and _stdre.fullmatch(r"[A-Za-z]{1,64}", key) else ""
                 raise TextRedactionError(f"context: unknown DICOM keyword{shown}")
             items = raw if isinstance(raw, (list, tuple)) else [raw]
             for v in items:
                 if v is None:
                     continue
                 if not isinstance(v, (str, int)):
-                    raise TextRedactionError(
-                        f"context: {key} must be a string or a list of strings"
-                    )
+                    raise TextRedactionError(f"context: {key} must be a string or a list of strings")
                 s = str(v).strip()
                 if s:
                     values.append((etype, s))
@@ -271,9 +268,7 @@ def _name_patterns(value: str) -> list[tuple[str, bool]]:
                 alone.append(sub)
     for p in alone:
         forms = {p, p[:1].upper() + p[1:].lower(), p.upper()}
-        alternation = "|".join(
-            re.escape(f).replace(r"\-", r"[\-\s]?") for f in sorted(forms, key=len, reverse=True)
-        )
+        alternation = "|".join(re.escape(f).replace(r"\-", r"[\-\s]?") for f in sorted(forms, key=len, reverse=True))
         out.append((_bounded(alternation), True))
     # Dotted initials "J.D." / "J. A. D." (undotted ones are too often abbreviations).
     letters = [x[0] for x in (given, middle, family) if x]
@@ -300,9 +295,7 @@ def _id_patterns(value: str) -> list[str]:
 def _date_patterns(value: str) -> list[str]:
     """A DICOM date (YYYYMMDD) in every usual written form. Not "m/d" without a year, which
     is too often a ratio ("2/6 murmur"); the date rules catch it after a date word."""
-    m = _stdre.fullmatch(
-        r"(\d{4})(\d{2})(\d{2})", value.replace("-", "").replace(".", "").strip()[:8]
-    )
+    m = _stdre.fullmatch(r"(\d{4})(\d{2})(\d{2})", value.replace("-", "").replace(".", "").strip()[:8])
     if not m:
         return []
     try:
@@ -357,9 +350,7 @@ def _address_patterns(value: str) -> list[tuple[str, str, bool]]:
         if words and words[-1] in US_STATES:
             words = words[:-1]
         words = [w for w in words if not _stdre.fullmatch(r"\d{5}(?:-\d{4})?", w)]
-        if not words or all(
-            w.upper() in US_STATES or re.fullmatch(US_STATE_NAMES, w) for w in words
-        ):
+        if not words or all(w.upper() in US_STATES or re.fullmatch(US_STATE_NAMES, w) for w in words):
             continue
         phrase = " ".join(words)
         if len(phrase) < 3:
@@ -381,9 +372,7 @@ def _facility_patterns(value: str) -> list[str]:
     if saint != value:
         pats.append(_bounded(_flex(saint)))
     words = value.split()
-    distinctive = [
-        w for w in words if fold(w) not in GENERIC_FACILITY_WORDS and not is_lexical(w.rstrip("."))
-    ]
+    distinctive = [w for w in words if fold(w) not in GENERIC_FACILITY_WORDS and not is_lexical(w.rstrip("."))]
     head = re.search(FACILITY_HEAD, value)
     if head and head.start() > 0:
         stem = value[: head.start()].strip(" ,-")
@@ -396,7 +385,7 @@ def _facility_patterns(value: str) -> list[str]:
     return pats
 
 
-class StudyDenyListRecognizer(EntityRecognizer):
+class StudyDenyListRecognizer(Recognizer):
     """The per-study deny-list (built from a `StudyContext`); score 1.0. Adjacent matches of
     name parts ("Doe" "," "John") merge into one span."""
 
@@ -405,9 +394,7 @@ class StudyDenyListRecognizer(EntityRecognizer):
         for etype, value in context.values:
             if etype == PERSON:
                 for pat, case_sensitive in _name_patterns(value):
-                    patterns.append(
-                        (PERSON, re.compile(pat, 0 if case_sensitive else re.IGNORECASE))
-                    )
+                    patterns.append((PERSON, re.compile(pat, 0 if case_sensitive else re.IGNORECASE)))
             elif etype in (MRN, ACCESSION, ID):
                 patterns += [(etype, re.compile(p, re.IGNORECASE)) for p in _id_patterns(value)]
             elif etype == DATE:
@@ -415,26 +402,16 @@ class StudyDenyListRecognizer(EntityRecognizer):
             elif etype == PHONE:
                 patterns += [(PHONE, re.compile(p)) for p in _phone_patterns(value)]
             elif etype == ADDRESS:
-                patterns += [
-                    (t, re.compile(p, 0 if cs else re.IGNORECASE))
-                    for t, p, cs in _address_patterns(value)
-                ]
+                patterns += [(t, re.compile(p, 0 if cs else re.IGNORECASE)) for t, p, cs in _address_patterns(value)]
             elif etype == FACILITY:
-                patterns += [
-                    (FACILITY, re.compile(p, re.IGNORECASE)) for p in _facility_patterns(value)
-                ]
+                patterns += [(FACILITY, re.compile(p, re.IGNORECASE)) for p in _facility_patterns(value)]
             elif etype == EMAIL:
                 for e in re.findall(r"[\w.+\-]+@[\w\-.]+\w", value):
                     patterns.append((EMAIL, re.compile(re.escape(e), re.IGNORECASE)))
             elif etype == LOCATION:
                 patterns.append((LOCATION, re.compile(_bounded(_flex(value)), re.IGNORECASE)))
         self._patterns = patterns
-        super().__init__(
-            supported_entities=sorted({t for t, _ in patterns} or {PERSON}), name="StudyDenyList"
-        )
-
-    def load(self) -> None:
-        pass
+        super().__init__(supported_entities=sorted({t for t, _ in patterns} or {PERSON}), name="StudyDenyList")
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -452,10 +429,7 @@ class StudyDenyListRecognizer(EntityRecognizer):
                 and merged[-1][0] == etype
                 and (
                     s <= merged[-1][2]
-                    or (
-                        etype == PERSON
-                        and _stdre.fullmatch(r"[\s,^.]{1,3}", text[merged[-1][2] : s])
-                    )
+                    or (etype == PERSON and _stdre.fullmatch(r"[\s,^.]{1,3}", text[merged[-1][2] : s]))
                 )
             ):
                 merged[-1][2] = max(merged[-1][2], e)

@@ -45,9 +45,7 @@ def token_features(token: str) -> np.ndarray:
     grams = [f"w:{word}"]
     for n in range(NGRAM_MIN, NGRAM_MAX + 1):
         grams.extend(framed[i : i + n] for i in range(len(framed) - n + 1))
-    return np.fromiter(
-        (zlib.crc32(g.encode("utf-8")) % N_BUCKETS for g in grams), dtype=np.int64, count=len(grams)
-    )
+    return np.fromiter((zlib.crc32(g.encode("utf-8")) % N_BUCKETS for g in grams), dtype=np.int64, count=len(grams))
 
 
 @dataclass(frozen=True)
@@ -90,9 +88,7 @@ class NameModel:
         with np.load(path, allow_pickle=False) as data:
             config = tuple(int(v) for v in data["config"])
             if config != (NGRAM_MIN, NGRAM_MAX, N_BUCKETS):
-                raise ValueError(
-                    f"{path.name}: feature configuration {config} does not match the code"
-                )
+                raise ValueError(f"{path.name}: feature configuration {config} does not match the code")
             return cls(weights=data["weights"].astype(np.float32), bias=float(data["bias"][0]))
 
 

@@ -4,16 +4,18 @@ Built on Microsoft Presidio's AnalyzerEngine with no statistical NLP model: the 
 blank spaCy English tokenizer (Presidio's context-word enhancer still works on its tokens), and
 every detector is a small Presidio recognizer class:
 
-* text_rules.py: rules for MRN, accession and other identifiers, SSN, phone/fax/pager, e-mail,
-  URL, IP address, DICOM UIDs, dates in many formats (not durations or measurements), ages over
-  89, street addresses / PO boxes / "City, ST ZIP", city names after residence words, facility
-  names;
-* text_names.py: person names after titles and context words ("Dr. X", "signed by X",
-  "discussed with X", "X, MD", "X was notified", "daughter X", ...), and a character n-gram name
-  model (text_model.py) for capitalised words that look like names and have no context at all;
-* text_context.py: a per-study deny-list built from the DICOM header of the same study
+* recognizers/ (one module per family, see recognizers/__init__.py): identifiers.py (MRN,
+  accession and other identifiers, DICOM UIDs, SSN), contact.py (phone/fax/pager, e-mail, URL,
+  IP address), dates.py (dates in many formats, not durations or measurements; ages over 89),
+  places.py (street addresses / PO boxes / "City, ST ZIP", city names after residence words,
+  facility names), names.py (person names after titles and context words: "Dr. X", "signed by
+  X", "discussed with X", "X, MD", "X was notified", "daughter X", ...; and a character n-gram
+  name model, model.py, for capitalised words that look like names and have no context at all);
+* context.py: a per-study deny-list built from the DICOM header of the same study
   (`StudyContext`): the patient's and physicians' names in all their written forms, IDs, dates,
-  phone numbers, addresses and the institution.
+  phone numbers, addresses and the institution;
+* base.py (entity types, the rule recognizer base, the NLP engine), lexicon.py (clinical
+  vocabulary), name_scan.py (name scanning), settings.py (`TextRedactorSettings`).
 
 Overlapping detections merge into one span. Measured recall per PHI type: docs/phi-recall.md
 (`python -m bench.phi_recall`).
@@ -36,23 +38,14 @@ text. Entity offsets always refer to the original text.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from presidio_analyzer import (
-    AnalyzerEngine,
-    EntityRecognizer,
-    RecognizerRegistry,
-    RecognizerResult,
-)
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
-from deid.text.context import HEADER_FIELDS, StudyContext
-from deid.text.model import NameModel
-from deid.text.names import NameModelRecognizer, PersonContextRecognizer
-from deid.text.rules import (
+from deid.text.base import (
     ACCESSION,
     ADDRESS,
     AGE,
@@ -69,22 +62,13 @@ from deid.text.rules import (
     PHONE,
     SSN,
     URL,
-    AccessionRecognizer,
-    AgeOver89Recognizer,
     BlankSpacyNlpEngine,
-    DateRecognizer,
-    EmailRecognizer,
-    FacilityRecognizer,
-    IdentifierRecognizer,
-    IpAddressRecognizer,
-    LocationContextRecognizer,
-    MrnRecognizer,
-    PhoneRecognizer,
-    SsnRecognizer,
-    StreetAddressRecognizer,
     TextRedactionError,
-    UrlRecognizer,
 )
+from deid.text.context import HEADER_FIELDS, StudyContext
+from deid.text.model import NameModel
+from deid.text.recognizers import default_recognizers
+from deid.text.settings import TextRedactorSettings
 
 __all__ = [
     "ACCESSION",
@@ -144,96 +128,6 @@ class RedactedText:
 # -- the redactor ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TextRedactorSettings:
-    """How the redactor decides and what it writes.
-
-    placeholder: the replacement; "{type}" in it becomes the entity type ("[PERSON]").
-    placeholders: per-type replacements that override `placeholder` ({"DATE": "[**DATE**]"}).
-    entities: the entity types to detect (a subset of DEFAULT_ENTITIES).
-    score_threshold: minimum score of a detection.
-    use_name_model: run the context-free name model (the context rules use it either way when
-        it is loaded, to confirm weak contexts).
-    name_single_threshold / name_sentence_start_threshold / name_multi_threshold /
-        name_line_threshold: name-model probabilities needed for one word mid-sentence, one word
-        at a sentence start, the mean over a run of two or more words, and that mean when the
-        run is alone on its line (signature lines).
-    context_weak_threshold: name-model probability that confirms a name after a weak context
-        ("patient X", "with X", "X reports ...").
-    """
-
-    placeholder: str = "[{type}]"
-    placeholders: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    entities: tuple[str, ...] = DEFAULT_ENTITIES
-    score_threshold: float = 0.5
-    use_name_model: bool = True
-    name_single_threshold: float = 0.85
-    name_sentence_start_threshold: float = 0.95
-    name_multi_threshold: float = 0.6
-    name_line_threshold: float = 0.3
-    context_weak_threshold: float = 0.5
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.placeholder, str):
-            raise TextRedactionError("placeholder must be a string")
-        unknown = [e for e in self.entities if e not in DEFAULT_ENTITIES]
-        if unknown or not self.entities:
-            raise TextRedactionError(f"entities must be a non-empty subset of {DEFAULT_ENTITIES}")
-        for k, v in dict(self.placeholders).items():
-            if k not in DEFAULT_ENTITIES or not isinstance(v, str):
-                raise TextRedactionError("placeholders maps entity types to strings")
-        for name in (
-            "score_threshold",
-            "name_single_threshold",
-            "name_sentence_start_threshold",
-            "name_multi_threshold",
-            "name_line_threshold",
-            "context_weak_threshold",
-        ):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
-                raise TextRedactionError(f"{name} must be within [0, 1]")
-        object.__setattr__(self, "placeholders", MappingProxyType(dict(self.placeholders)))
-        object.__setattr__(self, "entities", tuple(self.entities))
-
-    def replacement(self, entity_type: str) -> str:
-        """What replaces an entity of `entity_type`."""
-        return self.placeholders.get(entity_type) or self.placeholder.replace("{type}", entity_type)
-
-
-def default_recognizers(
-    model: NameModel | None, settings: TextRedactorSettings
-) -> list[EntityRecognizer]:
-    """The recognizers of the registry (the study deny-list is added per call)."""
-    recs: list[EntityRecognizer] = [
-        MrnRecognizer(),
-        AccessionRecognizer(),
-        IdentifierRecognizer(),
-        SsnRecognizer(),
-        PhoneRecognizer(),
-        EmailRecognizer(),
-        UrlRecognizer(),
-        IpAddressRecognizer(),
-        DateRecognizer(),
-        AgeOver89Recognizer(),
-        StreetAddressRecognizer(),
-        LocationContextRecognizer(),
-        FacilityRecognizer(),
-        PersonContextRecognizer(model, weak_threshold=settings.context_weak_threshold),
-    ]
-    if model is not None and settings.use_name_model:
-        recs.append(
-            NameModelRecognizer(
-                model,
-                single_threshold=settings.name_single_threshold,
-                multi_threshold=settings.name_multi_threshold,
-                initial_threshold=settings.name_sentence_start_threshold,
-                line_threshold=settings.name_line_threshold,
-            )
-        )
-    return recs
-
-
 class TextRedactor:
     """Finds and replaces PHI in free text. Build once and reuse: building loads Presidio and
     the name model (about a second; importing Presidio takes longer where torch is installed).
@@ -242,9 +136,7 @@ class TextRedactor:
     model: the name model; None loads the shipped one (data/name_model.npz).
     """
 
-    def __init__(
-        self, settings: TextRedactorSettings | None = None, *, model: NameModel | None = None
-    ) -> None:
+    def __init__(self, settings: TextRedactorSettings | None = None, *, model: NameModel | None = None) -> None:
         self.settings = settings or TextRedactorSettings()
         self._model = model if model is not None else NameModel.load()
         self._recognizers = default_recognizers(self._model, self.settings)

@@ -4,7 +4,13 @@ import pytest
 from pydicom.dataset import Dataset
 
 from appliance.classify import (
-    ABDOMEN_CT, BREAST_MRI, CHEST_CT, CHEST_XRAY, HAND_XRAY, HEAD_CT, classify,
+    ABDOMEN_CT,
+    BREAST_MRI,
+    CHEST_CT,
+    CHEST_XRAY,
+    HAND_XRAY,
+    HEAD_CT,
+    classify,
 )
 
 
@@ -43,7 +49,13 @@ def test_privacy_class_table(header, expected) -> None:
 
 
 def test_budgets_match_the_design() -> None:
-    assert {c.name: (c.level, c.epsilon) for c in (HEAD_CT, BREAST_MRI, ABDOMEN_CT, CHEST_CT, CHEST_XRAY, HAND_XRAY)} == {
-        "Head CT": ("high", 0.5), "Breast MRI": ("high", 0.5), "Abdomen CT": ("medium", 1.0),
-        "Chest CT": ("medium", 1.0), "Chest X-ray": ("low", 2.0), "Hand X-ray": ("low", 2.0),
+    assert {
+        c.name: (c.level, c.epsilon) for c in (HEAD_CT, BREAST_MRI, ABDOMEN_CT, CHEST_CT, CHEST_XRAY, HAND_XRAY)
+    } == {
+        "Head CT": ("high", 0.5),
+        "Breast MRI": ("high", 0.5),
+        "Abdomen CT": ("medium", 1.0),
+        "Chest CT": ("medium", 1.0),
+        "Chest X-ray": ("low", 2.0),
+        "Hand X-ray": ("low", 2.0),
     }

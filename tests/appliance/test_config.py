@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -45,8 +46,8 @@ def test_valid_config_resolves_relative_paths(tmp_path: Path) -> None:
     assert cfg.delivery.tls.ca_file == tmp_path / "pki/ca.pem"
     assert cfg.dicom.allowed_calling_aets == ("DEVPACS",)
     assert cfg.delivery.port == 50051  # documented default
-    with pytest.raises(Exception):
-        cfg.state_dir = Path("/")  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.state_dir = Path("/")  # type: ignore[misc]  # frozen
 
 
 @pytest.mark.parametrize(
@@ -65,10 +66,16 @@ def test_valid_config_resolves_relative_paths(tmp_path: Path) -> None:
         ("model.allow_spinning", 0, "model.allow_spinning: expected true or false"),
         ("model.providers", "CPUExecutionProvider", "model.providers: expected a list"),
         ("model.providers", ["CUDA"], "model.providers[0]: 'CUDA' is not an execution provider"),
-        ("model.providers", ["CPUExecutionProvider", "ROCMExecutionProvider"],
-         "model.providers[1]: 'ROCMExecutionProvider' is not an execution provider"),
-        ("model.providers", ["CUDAExecutionProvider", "CUDAExecutionProvider"],
-         "model.providers[1]: 'CUDAExecutionProvider' is listed twice"),
+        (
+            "model.providers",
+            ["CPUExecutionProvider", "ROCMExecutionProvider"],
+            "model.providers[1]: 'ROCMExecutionProvider' is not an execution provider",
+        ),
+        (
+            "model.providers",
+            ["CUDAExecutionProvider", "CUDAExecutionProvider"],
+            "model.providers[1]: 'CUDAExecutionProvider' is listed twice",
+        ),
         ("model.providers", [3], "model.providers[0]: expected a string"),
         ("model.device_id", -1, "model.device_id: must be >= 0"),
         ("model.device_id", "0", "model.device_id: expected an integer"),
@@ -122,36 +129,68 @@ def test_missing_referenced_files_are_named(tmp_path: Path) -> None:
 
     lines = [
         'state_dir = "state"',
-        "[dicom]", 'allowed_calling_aets = ["DEVPACS"]',
-        "[model]", 'bundle = "nowhere"',
-        "[deid]", 'secret_file = "s"', 'mapping_key_file = "m"',
-        "[signing]", 'key_file = "k"', 'key_id = "a1"',
-        "[delivery.tls]", 'cert_file = "c"', 'key_file = "k"', 'ca_file = "ca"',
-        "[routing]", 'default_recipients = ["dr-a"]',
-        "[[clinicians]]", 'id = "dr-a"', 'public_key_file = "p"',
+        "[dicom]",
+        'allowed_calling_aets = ["DEVPACS"]',
+        "[model]",
+        'bundle = "nowhere"',
+        "[deid]",
+        'secret_file = "s"',
+        'mapping_key_file = "m"',
+        "[signing]",
+        'key_file = "k"',
+        'key_id = "a1"',
+        "[delivery.tls]",
+        'cert_file = "c"',
+        'key_file = "k"',
+        'ca_file = "ca"',
+        "[routing]",
+        'default_recipients = ["dr-a"]',
+        "[[clinicians]]",
+        'id = "dr-a"',
+        'public_key_file = "p"',
     ]
     path = tmp_path / "a.toml"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
     keys = {p.split(":")[0] for p in info.value.problems}
-    assert {"deid.secret_file", "signing.key_file", "delivery.tls.ca_file", "clinicians[0].public_key_file", "model.bundle"} <= keys
+    assert {
+        "deid.secret_file",
+        "signing.key_file",
+        "delivery.tls.ca_file",
+        "clinicians[0].public_key_file",
+        "model.bundle",
+    } <= keys
     assert load_config(path, check_files=False).model.bundle == tmp_path / "nowhere"
 
 
 @settings(max_examples=80, deadline=None)
-@given(key=st.text(st.characters(min_codepoint=97, max_codepoint=122), min_size=1, max_size=12),
-       section=st.sampled_from(["", "dicom", "model", "deid", "signing", "delivery", "routing"]))
+@given(
+    key=st.text(st.characters(min_codepoint=97, max_codepoint=122), min_size=1, max_size=12),
+    section=st.sampled_from(["", "dicom", "model", "deid", "signing", "delivery", "routing"]),
+)
 def test_any_unknown_key_is_rejected_by_name(key: str, section: str) -> None:
     raw = copy.deepcopy(BASE)
     target = raw[section] if section else raw
-    if key in target or (section == "deid" and key == "options"):
+    if key in target or (section == "deid" and key in ("options", "pixels")):
         return
     if section == "" and key in ("log_level", "clinicians"):
         return
-    known = {"dicom": {"bind", "quiet_period_s", "tls"}, "model": {"precision", "threads", "max_batch", "allow_spinning", "providers", "device_id",
-                                                     "engine_cache_dir", "batch_window_ms", "workers"},
-             "delivery": {"bind", "port", "grace_s", "max_workers"}}
+    known = {
+        "dicom": {"bind", "quiet_period_s", "tls"},
+        "model": {
+            "precision",
+            "threads",
+            "max_batch",
+            "allow_spinning",
+            "providers",
+            "device_id",
+            "engine_cache_dir",
+            "batch_window_ms",
+            "workers",
+        },
+        "delivery": {"bind", "port", "grace_s", "max_workers"},
+    }
     if key in known.get(section, set()):
         return
     target[key] = 1
@@ -162,9 +201,17 @@ def test_any_unknown_key_is_rejected_by_name(key: str, section: str) -> None:
 
 def test_model_keys_reach_the_session_settings(tmp_path: Path) -> None:
     raw = copy.deepcopy(BASE)
-    raw["model"].update(precision="fp16", threads=2, max_batch=4, allow_spinning=False, device_id=1,
-                        providers=["CUDAExecutionProvider", "CPUExecutionProvider"], engine_cache_dir="trt-cache",
-                        batch_window_ms=120, workers=6)
+    raw["model"].update(
+        precision="fp16",
+        threads=2,
+        max_batch=4,
+        allow_spinning=False,
+        device_id=1,
+        providers=["CUDAExecutionProvider", "CPUExecutionProvider"],
+        engine_cache_dir="trt-cache",
+        batch_window_ms=120,
+        workers=6,
+    )
     model = parse_config(raw, base=tmp_path).model
     assert model.precision == "fp16" and model.batch_window_ms == 120 and model.worker_count == 6
     s = model.session_settings()
@@ -186,8 +233,15 @@ def test_model_defaults_are_documented_values(tmp_path: Path) -> None:
 def test_numeric_model_keys_are_accepted_exactly_in_range(window: int, workers: int, device: int) -> None:
     raw = copy.deepcopy(BASE)
     raw["model"].update(batch_window_ms=window, workers=workers, device_id=device)
-    expected = {key for key, ok in (("model.batch_window_ms", 0 <= window <= 5000), ("model.workers", 0 <= workers <= 64),
-                                    ("model.device_id", device >= 0)) if not ok}
+    expected = {
+        key
+        for key, ok in (
+            ("model.batch_window_ms", 0 <= window <= 5000),
+            ("model.workers", 0 <= workers <= 64),
+            ("model.device_id", device >= 0),
+        )
+        if not ok
+    }
     try:
         parse_config(raw)
         keys: set[str] = set()
@@ -197,8 +251,20 @@ def test_numeric_model_keys_are_accepted_exactly_in_range(window: int, workers: 
 
 
 @settings(max_examples=40, deadline=None)
-@given(providers=st.lists(st.sampled_from(["TensorrtExecutionProvider", "CUDAExecutionProvider",
-                                           "CPUExecutionProvider", "OpenVINOExecutionProvider", "cpu"]), max_size=5))
+@given(
+    providers=st.lists(
+        st.sampled_from(
+            [
+                "TensorrtExecutionProvider",
+                "CUDAExecutionProvider",
+                "CPUExecutionProvider",
+                "OpenVINOExecutionProvider",
+                "cpu",
+            ]
+        ),
+        max_size=5,
+    )
+)
 def test_provider_lists_are_accepted_iff_known_and_distinct(providers: list[str]) -> None:
     known = {"TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"}
     raw = mutate("model.providers", providers)

@@ -29,8 +29,15 @@ ENV = dict(os.environ, PYTHONUNBUFFERED="1")
 
 
 def securemed(*args: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env=ENV, check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+        check=check,
+    )
 
 
 @dataclass
@@ -41,12 +48,23 @@ class Running:
     grpc: int
 
     def client(self, who: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return securemed("client", "--config", str(self.directory / f"{who}.toml"), "--target",
-                         f"localhost:{self.grpc}", *args, timeout=timeout)
+        return securemed(
+            "client",
+            "--config",
+            str(self.directory / f"{who}.toml"),
+            "--target",
+            f"localhost:{self.grpc}",
+            *args,
+            timeout=timeout,
+        )
 
     def store(self, path: Path, aet: str = "DEVPACS") -> subprocess.CompletedProcess:
-        return subprocess.run([STORESCU, "-aet", aet, "-aec", "SECUREMED", "127.0.0.1", str(self.dicom), str(path)],
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [STORESCU, "-aet", aet, "-aec", "SECUREMED", "127.0.0.1", str(self.dicom), str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def wait_reports(self, who: str, count: int, timeout: float = 120) -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -63,8 +81,18 @@ class Running:
 
 def install(directory: Path, quiet: float = 1.0) -> Path:
     assert (DEMO_BUNDLE / "manifest.json").exists(), "the demo bundle must be committed (make demo-model)"
-    securemed("init", "--dev", str(directory), "--dicom-port", "0", "--grpc-port", "0", "--bundle", str(DEMO_BUNDLE),
-              check=True)
+    securemed(
+        "init",
+        "--dev",
+        str(directory),
+        "--dicom-port",
+        "0",
+        "--grpc-port",
+        "0",
+        "--bundle",
+        str(DEMO_BUNDLE),
+        check=True,
+    )
     config = directory / "appliance.toml"
     config.write_text(config.read_text().replace("quiet_period_s = 2.0", f"quiet_period_s = {quiet}"))
     return config
@@ -73,9 +101,14 @@ def install(directory: Path, quiet: float = 1.0) -> Path:
 def start(directory: Path) -> Running:
     ports_file = directory / "state" / "ports.json"
     ports_file.unlink(missing_ok=True)
-    log = open(directory / "appliance.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--config", str(directory / "appliance.toml")],
-                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=ENV)
+    log = open(directory / "appliance.log", "ab")  # noqa: SIM115 - the child writes to it until stop()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--config", str(directory / "appliance.toml")],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=ENV,
+    )
     deadline = time.monotonic() + 60
     while not ports_file.exists():
         assert proc.poll() is None, (directory / "appliance.log").read_text()
@@ -145,8 +178,11 @@ def test_a_study_that_is_not_a_chest_radiograph_is_withheld_as_unsupported(appli
     row = None
     while time.monotonic() < deadline and row is None:
         with sqlite3.connect(appliance.directory / "state" / "jobs.sqlite3") as db:
-            row = db.execute("SELECT state, stage, reason, privacy FROM jobs WHERE study_uid = ? AND state != 'queued' "
-                             "AND state != 'running'", (study,)).fetchone()
+            row = db.execute(
+                "SELECT state, stage, reason, privacy FROM jobs WHERE study_uid = ? AND state != 'queued' "
+                "AND state != 'running'",
+                (study,),
+            ).fetchone()
         time.sleep(0.3)
     assert row is not None, appliance.log()[-2000:]
     state, stage, reason, privacy = row
@@ -172,16 +208,29 @@ def test_unusable_instance_gets_a_failure_status_and_is_quarantined(appliance: R
     reasons = [json.loads(p.read_text()) for p in quarantine.glob("*.reason.json")]
     assert any("InvalidIdentifier" in json.dumps(r) for r in reasons), reasons
     # the listener keeps serving
-    echo = subprocess.run(["/usr/bin/echoscu", "-aet", "DEVPACS", "-aec", "SECUREMED", "127.0.0.1", str(appliance.dicom)],
-                          capture_output=True, timeout=30)
+    echo = subprocess.run(
+        ["/usr/bin/echoscu", "-aet", "DEVPACS", "-aec", "SECUREMED", "127.0.0.1", str(appliance.dicom)],
+        capture_output=True,
+        timeout=30,
+    )
     assert echo.returncode == 0
 
 
 @pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
 def test_tls12_is_refused_and_tls13_accepted(appliance: Running) -> None:
     pki = appliance.directory / "pki"
-    base = ["openssl", "s_client", "-connect", f"127.0.0.1:{appliance.grpc}", "-CAfile", str(pki / "ca.pem"),
-            "-cert", str(pki / "clients/dr-a.pem"), "-key", str(pki / "clients/dr-a.key")]
+    base = [
+        "openssl",
+        "s_client",
+        "-connect",
+        f"127.0.0.1:{appliance.grpc}",
+        "-CAfile",
+        str(pki / "ca.pem"),
+        "-cert",
+        str(pki / "clients/dr-a.pem"),
+        "-key",
+        str(pki / "clients/dr-a.key"),
+    ]
     tls12 = subprocess.run(base + ["-tls1_2"], input="", capture_output=True, text=True, timeout=30)
     assert tls12.returncode != 0 and "Cipher is (NONE)" in tls12.stdout
     tls13 = subprocess.run(base + ["-tls1_3"], input="", capture_output=True, text=True, timeout=30)
@@ -198,10 +247,13 @@ def test_clients_without_a_site_certificate_are_refused(appliance: Running, tmp_
     config = (appliance.directory / "dr-a.toml").read_text()
     pki = appliance.directory / "pki"
     foreign = tmp_path / "foreign.toml"
-    foreign.write_text(config.replace('cert_file = "pki/clients/dr-a.pem"', f'cert_file = "{other.clients["dr-a"][0]}"')
-                       .replace('key_file = "pki/clients/dr-a.key"', f'key_file = "{other.clients["dr-a"][1]}"')
-                       .replace('"pki/ca.pem"', f'"{pki / "ca.pem"}"').replace('"keys/', f'"{appliance.directory}/keys/')
-                       .replace('"clinicians/', f'"{appliance.directory}/clinicians/'))
+    foreign.write_text(
+        config.replace('cert_file = "pki/clients/dr-a.pem"', f'cert_file = "{other.clients["dr-a"][0]}"')
+        .replace('key_file = "pki/clients/dr-a.key"', f'key_file = "{other.clients["dr-a"][1]}"')
+        .replace('"pki/ca.pem"', f'"{pki / "ca.pem"}"')
+        .replace('"keys/', f'"{appliance.directory}/keys/')
+        .replace('"clinicians/', f'"{appliance.directory}/clinicians/')
+    )
     result = securemed("client", "--config", str(foreign), "--target", f"localhost:{appliance.grpc}", "list")
     assert result.returncode == 69, result.stderr
     # no certificate at all: the server's own CA is trusted, but no RPC gets through
@@ -227,8 +279,10 @@ def test_a_tampered_envelope_is_rejected_by_the_client(appliance: Running, deliv
     flipped = bytearray(envelope.ciphertext)
     flipped[len(flipped) // 2] ^= 0x01
     with db:
-        db.execute("UPDATE envelopes SET envelope = ? WHERE report_id = ?",
-                   (encode_envelope(replace(envelope, ciphertext=bytes(flipped))), delivered["report_id"]))
+        db.execute(
+            "UPDATE envelopes SET envelope = ? WHERE report_id = ?",
+            (encode_envelope(replace(envelope, ciphertext=bytes(flipped))), delivered["report_id"]),
+        )
     try:
         result = appliance.client("dr-a", "get", delivered["report_id"])
         assert result.returncode == 65 and "rejected" in result.stderr, result.stderr

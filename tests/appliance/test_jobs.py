@@ -158,8 +158,11 @@ def test_the_service_runs_n_studies_on_n_workers_once_each_and_batches_generatio
     n = 4
     assert (DEMO_BUNDLE / "manifest.json").exists(), "the demo bundle must be committed (make demo-model)"
     config_path = init_dev(tmp_path / "dev", dicom_port=0, grpc_port=0, bundle=DEMO_BUNDLE, quiet_period_s=0.3)
-    config_path.write_text(_dev_config(config_path.read_text(), threads=1, allow_spinning="false", max_batch=n,
-                                       workers=n, batch_window_ms=3000))
+    config_path.write_text(
+        _dev_config(
+            config_path.read_text(), threads=1, allow_spinning="false", max_batch=n, workers=n, batch_window_ms=3000
+        )
+    )
     appliance = Appliance(load_config(config_path), poll_interval=0.05)
     ports = appliance.start()
     try:

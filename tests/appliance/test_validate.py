@@ -6,12 +6,21 @@ from hypothesis import strategies as st
 
 from appliance.pipeline import Report
 from appliance.validate import (
-    LengthBounds, NoHeaderLeak, NoPhiPatterns, ReportValidator, SectionsPresent, ValidationContext,
+    LengthBounds,
+    NoHeaderLeak,
+    NoPhiPatterns,
+    ReportValidator,
+    SectionsPresent,
+    ValidationContext,
 )
 
-GOOD = Report("The heart size is normal. No pleural effusion. No pneumothorax.", "No acute cardiopulmonary abnormality.")
-CTX = ValidationContext(identifying_values=("DOE", "JOHN", "PID12345", "ACC998877", "19600102", "General Hospital"),
-                        free_text_values=("Shortness of breath after fall at home",))
+GOOD = Report(
+    "The heart size is normal. No pleural effusion. No pneumothorax.", "No acute cardiopulmonary abnormality."
+)
+CTX = ValidationContext(
+    identifying_values=("DOE", "JOHN", "PID12345", "ACC998877", "19600102", "General Hospital"),
+    free_text_values=("Shortness of breath after fall at home",),
+)
 
 
 def test_a_normal_report_passes() -> None:

@@ -15,8 +15,9 @@ from training.findings import FINDINGS
 from training.labeler import label_report
 from training.phantoms import load_phantom_manifest
 
-needs_bundle = pytest.mark.skipif(not (DEMO_BUNDLE / "manifest.json").exists(),
-                                  reason="demo bundle missing: run `make demo-model`")
+needs_bundle = pytest.mark.skipif(
+    not (DEMO_BUNDLE / "manifest.json").exists(), reason="demo bundle missing: run `make demo-model`"
+)
 
 
 @needs_bundle

@@ -17,8 +17,8 @@ from pydicom.dataset import Dataset
 
 from deid.options import DeidOptions
 from deid.pixels.cleaner import PixelCleaner, boxes_mask
-from deid.tool import DeidTool
 from deid.testing import PLANTED_UID_ROOT, SECRET, TOKEN
+from deid.tool import DeidTool
 from tests.deid.pixel_fixtures import (
     Text,
     burn,
@@ -81,8 +81,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     inputs, masks = [], []
     for k, ds in enumerate(planted_study(2, SIZE, seed=13)):
         _patient_phi_everywhere(ds)
-        texts = [Text(6, 6, f"{FAMILY.upper()} {GIVEN.upper()}", 16), Text(6, 26, f"MRN {MRN}", 16),
-                 Text(140, 232, "ELSEWHERE", 14)]
+        texts = [
+            Text(6, 6, f"{FAMILY.upper()} {GIVEN.upper()}", 16),
+            Text(6, 26, f"MRN {MRN}", 16),
+            Text(140, 232, "ELSEWHERE", 14),
+        ]
         image, mask = burn(ds.pixel_array.astype(np.int64), texts, (1 << int(ds.BitsStored)) - 1)
         ds.PixelData = image.astype("<u2").tobytes()
         ds.BurnedInAnnotation = "YES"
@@ -92,8 +95,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     summary = DeidTool(OPTIONS, SECRET).run(src, out)
     assert summary.refused == [], summary.refused
     written = sorted(summary.written, key=lambda w: w["input"])
-    return Run(inputs, masks, [out / w["output"] for w in written],
-               [(src / f"instance{k}.dcm").read_bytes() for k in range(len(inputs))])
+    return Run(
+        inputs,
+        masks,
+        [out / w["output"] for w in written],
+        [(src / f"instance{k}.dcm").read_bytes() for k in range(len(inputs))],
+    )
 
 
 def _needles() -> list[bytes]:
@@ -117,7 +124,7 @@ def test_no_planted_marker_survives_in_the_output_bytes(run: Run) -> None:
         data = path.read_bytes()
         for needle in _needles():
             hits = [m.start() for m in re.finditer(re.escape(needle), data)]
-            assert not hits, f"{path.name}: {needle!r} at {hits[:3]}: {data[max(0, hits[0] - 48):hits[0] + 24]!r}"
+            assert not hits, f"{path.name}: {needle!r} at {hits[:3]}: {data[max(0, hits[0] - 48) : hits[0] + 24]!r}"
 
 
 def test_ocr_reads_none_of_the_burned_in_text(run: Run) -> None:
@@ -142,11 +149,34 @@ def test_pixels_outside_the_boxes_are_unchanged(run: Run) -> None:
 
 #: Type 1 and 2 attributes of the CR Image IOD modules a CR instance must keep (PS3.3 A.2).
 CR_REQUIRED = (
-    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate",
-    "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber", "Modality",
-    "SeriesInstanceUID", "SeriesNumber", "Manufacturer", "InstanceNumber", "PatientOrientation",
-    "SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns", "BitsAllocated", "BitsStored",
-    "HighBit", "PixelRepresentation", "PixelData", "SOPClassUID", "SOPInstanceUID", "ImageType",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "Modality",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "Manufacturer",
+    "InstanceNumber",
+    "PatientOrientation",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "PixelData",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "ImageType",
 )
 
 
@@ -181,11 +211,14 @@ PLANTED_INPUT_ARTEFACTS = ("ClinicalTrialProtocolEthicsCommitteeName",)
 
 
 @pytest.mark.dcmtk
-@pytest.mark.parametrize("check", [
-    "structure",
-    # a cleaned CS value is emptied, never given the cleaner's "[TYPE]" placeholder
-    "vr",
-])
+@pytest.mark.parametrize(
+    "check",
+    [
+        "structure",
+        # a cleaned CS value is emptied, never given the cleaner's "[TYPE]" placeholder
+        "vr",
+    ],
+)
 def test_dciodvfy_finds_no_error_the_input_did_not_have(run: Run, tmp_path: Path, check: str) -> None:
     """The input plants every table row, so it is not a valid CR itself; de-identification must
     add no error of its own (the input's own errors are subtracted)."""

@@ -91,7 +91,9 @@ def _outcome_matches(code: str, vr: str, before: object, elem: object, record: o
         return f"expected {code}, got removed"
     value = elem.value
     if code == "Z":
-        return None if (len(value) == 0 if vr == "SQ" else value in ("", None, b"")) else f"expected empty, got {value!r}"
+        return (
+            None if (len(value) == 0 if vr == "SQ" else value in ("", None, b"")) else f"expected empty, got {value!r}"
+        )
     if vr == "SQ":  # K, D, U, C on a sequence: kept with its items processed
         if len(value) != len(before):
             return "sequence items lost"
@@ -170,7 +172,9 @@ def test_clean_without_a_text_cleaner_falls_back_to_the_basic_action(documented:
     for tag, row, vr in exact_rows():
         if documented[row.tag]["clean_descriptors"] != "C" or vr in ("SQ", "DA", "DT", "TM", "AE"):
             continue
-        problem = _outcome_matches(documented[row.tag]["basic"], vr, ds[tag].value, out.dataset.get(tag), out.record, tag)
+        problem = _outcome_matches(
+            documented[row.tag]["basic"], vr, ds[tag].value, out.dataset.get(tag), out.record, tag
+        )
         if problem:
             failures.append(f"{row.tag} {row.name}: {problem}")
     assert not failures, "\n".join(failures)

@@ -54,8 +54,19 @@ def test_shift_dt(value: str, days: int, expected: str | None) -> None:
     assert shift_dt(value, days) == expected
 
 
-@pytest.mark.parametrize(("value", "ok"), [("101112", True), ("1011", True), ("10", True), ("101112.123456", True),
-                                          ("10:11:12", True), ("241112", False), ("106000", False), ("abc", False)])
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("101112", True),
+        ("1011", True),
+        ("10", True),
+        ("101112.123456", True),
+        ("10:11:12", True),
+        ("241112", False),
+        ("106000", False),
+        ("abc", False),
+    ],
+)
 def test_valid_tm(value: str, ok: bool) -> None:
     assert valid_tm(value) is ok
 

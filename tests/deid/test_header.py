@@ -73,7 +73,17 @@ def phi_everywhere() -> Dataset:
     return ds
 
 
-ORIGINAL_STRINGS = [b"Doe", b"Jane", b"PID-7731", b"ACC-55812", b"Elsewhere", b"XR-ROOM-3", b"House", b"19610704", b"20240315"]
+ORIGINAL_STRINGS = [
+    b"Doe",
+    b"Jane",
+    b"PID-7731",
+    b"ACC-55812",
+    b"Elsewhere",
+    b"XR-ROOM-3",
+    b"House",
+    b"19610704",
+    b"20240315",
+]
 
 
 def test_no_planted_token_survives_anywhere_in_the_output_bytes() -> None:
@@ -81,7 +91,7 @@ def test_no_planted_token_survives_anywhere_in_the_output_bytes() -> None:
     out = to_bytes(deid(ds).dataset)
     for needle in [TOKEN.encode(), PLANTED_UID_ROOT.encode(), b"1953", *ORIGINAL_STRINGS]:
         hits = [m.start() for m in re.finditer(re.escape(needle), out)]
-        assert not hits, f"{needle!r} survived at {hits[:5]}: {out[max(0, hits[0] - 40):hits[0] + 40]!r}"
+        assert not hits, f"{needle!r} survived at {hits[:5]}: {out[max(0, hits[0] - 40) : hits[0] + 40]!r}"
 
 
 def test_the_planted_input_really_carries_the_tokens() -> None:
@@ -213,19 +223,41 @@ def test_record_repr_and_summary_contain_no_patient_data() -> None:
 
 def test_deidentification_method_codes_are_cid_7050() -> None:
     options = DeidOptions(
-        retain_long_modified_dates=True, retain_patient_chars=True, retain_device_id=True,
-        retain_institution_id=True, retain_uids=True, retain_safe_private=True,
-        clean_descriptors=True, clean_structured_content=True, clean_graphics=True,
+        retain_long_modified_dates=True,
+        retain_patient_chars=True,
+        retain_device_id=True,
+        retain_institution_id=True,
+        retain_uids=True,
+        retain_safe_private=True,
+        clean_descriptors=True,
+        clean_structured_content=True,
+        clean_graphics=True,
     )
     out = deid(make_image(), options, text_cleaner=lambda s: "X").dataset
     assert out.PatientIdentityRemoved == "YES"
-    dcm = {code: meaning for entries in concepts["DCM"].values() for code, (meaning, cids) in entries.items() if 7050 in cids}
+    dcm = {
+        code: meaning
+        for entries in concepts["DCM"].values()
+        for code, (meaning, cids) in entries.items()
+        if 7050 in cids
+    }
     items = out.DeidentificationMethodCodeSequence
     assert items[0].CodeValue == "113100"
     for item in items:
         assert item.CodingSchemeDesignator == "DCM"
         assert dcm[item.CodeValue] == item.CodeMeaning
-    assert {i.CodeValue for i in items} == {"113100", "113107", "113108", "113109", "113112", "113110", "113111", "113105", "113104", "113103"}
+    assert {i.CodeValue for i in items} == {
+        "113100",
+        "113107",
+        "113108",
+        "113109",
+        "113112",
+        "113110",
+        "113111",
+        "113105",
+        "113104",
+        "113103",
+    }
     assert all(len(v) <= 64 for v in out.DeidentificationMethod)
     for code, meaning in METHOD_CODES.values():
         assert dcm[code] == meaning
@@ -282,7 +314,9 @@ def test_private_attributes_removed_unless_allow_listed() -> None:
     assert not [t for t in deid(ds).dataset.keys() if t.group % 2]  # noqa: SIM118
     custom = DeidOptions(
         retain_safe_private=True,
-        safe_private_allow_list=frozenset({SafePrivateTag("PHIX VENDOR", 0x0009, 0x02), SafePrivateTag("PHIX VENDOR", 0x0009, 0x03)}),
+        safe_private_allow_list=frozenset(
+            {SafePrivateTag("PHIX VENDOR", 0x0009, 0x02), SafePrivateTag("PHIX VENDOR", 0x0009, 0x03)}
+        ),
     )
     out = deid(ds, custom).dataset
     assert out[0x00090010].value == "PHIX VENDOR"
@@ -290,8 +324,14 @@ def test_private_attributes_removed_unless_allow_listed() -> None:
     assert 0x00091002 not in out  # listed, but a date: removed without a temporal option
     assert out[0x00091003].value.startswith("2.25.")  # listed UID: replaced
     assert 0x00190010 not in out  # the default list is replaced by the custom one
-    shifted = deid(ds, DeidOptions(retain_safe_private=True, retain_long_modified_dates=True,
-                                   safe_private_allow_list=custom.safe_private_allow_list)).dataset
+    shifted = deid(
+        ds,
+        DeidOptions(
+            retain_safe_private=True,
+            retain_long_modified_dates=True,
+            safe_private_allow_list=custom.safe_private_allow_list,
+        ),
+    ).dataset
     assert shifted[0x00091002].value != "19530303" and len(shifted[0x00091002].value) == 8
 
 

@@ -46,7 +46,9 @@ def test_unconditional_types_match_dciodvfy(sop_class: str, tmp_path: Path) -> N
     found = MISSING.findall(proc.stdout + proc.stderr)
     required = {tag_for_keyword(name): typ for typ, cond, name in found if not cond}
     conditional = {tag_for_keyword(name): typ for typ, cond, name in found if cond}
-    ours = {tag: typ for tag, typ in DEFAULT_IOD_TYPES[sop_class].required().items() if tag not in (0x00080016, 0x00080018)}
+    ours = {
+        tag: typ for tag, typ in DEFAULT_IOD_TYPES[sop_class].required().items() if tag not in (0x00080016, 0x00080018)
+    }
     assert required.items() <= ours.items()
     # dicom3tools models a few Type 1 attributes as conditions that hold here (General Series
     # Modality is "1C" there): whatever it reports missing, we require with the same number.

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.errors import ExitCode
 from deid import DeidConfigError, Keyring
+from deid.keys import load_secret
 from deid.testing import OTHER_SECRET, SECRET
 
 UID_RE = re.compile(r"^2\.25\.(0|[1-9][0-9]*)$")
@@ -68,3 +72,48 @@ def test_weak_or_wrong_secrets_are_refused(secret: object) -> None:
     with pytest.raises(DeidConfigError) as err:
         Keyring(secret)  # type: ignore[arg-type]
     assert err.value.key == "secret"
+
+
+# --- the site secret file (read with common.keyfiles.read_private) ---------------------------------
+
+HEX_SECRET = "5e" * 32
+
+
+def _secret_file(tmp_path: Path, content: bytes, mode: int = 0o600) -> Path:
+    path = tmp_path / "site.secret"
+    path.write_bytes(content)
+    os.chmod(path, mode)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (HEX_SECRET.encode() + b"\n", bytes.fromhex(HEX_SECRET)),  # hex text, 64+ digits
+        (b"raw secret of 16", b"raw secret of 16"),  # raw bytes
+        (b"z" * 64, b"z" * 64),  # 64 characters that are not hex: raw bytes
+    ],
+)
+def test_load_secret_reads_hex_or_raw(tmp_path: Path, content: bytes, expected: bytes) -> None:
+    assert load_secret(_secret_file(tmp_path, content)) == expected
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda tmp: _secret_file(tmp, HEX_SECRET.encode(), 0o640), "chmod 600"),
+        (lambda tmp: _secret_file(tmp, HEX_SECRET.encode(), 0o604), "chmod 600"),
+        (lambda tmp: tmp / "missing.secret", "cannot be read"),
+        (lambda tmp: tmp, "not a regular file"),
+        (lambda tmp: _secret_file(tmp, b"short"), "fewer than 16 bytes"),
+    ],
+    ids=["mode-640", "mode-604", "missing", "directory", "too-short"],
+)
+def test_load_secret_refusals_are_config_errors_that_name_the_file(tmp_path: Path, make, fragment: str) -> None:
+    path = make(tmp_path)
+    with pytest.raises(DeidConfigError) as err:
+        load_secret(path)
+    assert err.value.key == "secret_file"
+    assert err.value.exit_code == ExitCode.CONFIG
+    assert fragment in str(err.value) and str(path) in str(err.value)
+    assert HEX_SECRET not in str(err.value)

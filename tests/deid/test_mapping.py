@@ -69,8 +69,10 @@ def test_wrong_key_and_tampering_are_detected(tmp_path: Path, key_file: Path) ->
     with db:  # swap two rows' ciphertexts: the associated data binds each to its UID
         rows = dict(db.execute("SELECT new_sop_instance_uid, ciphertext FROM records").fetchall())
         nonces = dict(db.execute("SELECT new_sop_instance_uid, nonce FROM records").fetchall())
-        db.execute("UPDATE records SET ciphertext = ?, nonce = ? WHERE new_sop_instance_uid = ?",
-                   (rows[b.new_sop_instance_uid], nonces[b.new_sop_instance_uid], a.new_sop_instance_uid))
+        db.execute(
+            "UPDATE records SET ciphertext = ?, nonce = ? WHERE new_sop_instance_uid = ?",
+            (rows[b.new_sop_instance_uid], nonces[b.new_sop_instance_uid], a.new_sop_instance_uid),
+        )
     db.close()
     with MappingStore.open(path, key_file) as store, pytest.raises(RecordDecryptionError):
         store.get(a.new_sop_instance_uid)
@@ -78,8 +80,11 @@ def test_wrong_key_and_tampering_are_detected(tmp_path: Path, key_file: Path) ->
 
 def test_key_file_formats_and_permissions(tmp_path: Path) -> None:
     key = os.urandom(32)
-    for name, content in (("raw", key), ("hex", key.hex().encode() + b"\n"),
-                          ("b64", __import__("base64").b64encode(key) + b"\n")):
+    for name, content in (
+        ("raw", key),
+        ("hex", key.hex().encode() + b"\n"),
+        ("b64", __import__("base64").b64encode(key) + b"\n"),
+    ):
         p = tmp_path / name
         p.write_bytes(content)
         p.chmod(0o600)

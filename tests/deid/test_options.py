@@ -15,10 +15,20 @@ from deid import (
 from deid.options import TABLE_OPTION_FIELDS
 
 BOOL_FIELDS = [
-    "retain_long_full_dates", "retain_long_modified_dates", "retain_patient_chars", "retain_device_id",
-    "retain_institution_id", "retain_uids", "retain_safe_private", "clean_descriptors",
-    "clean_structured_content", "clean_graphics", "clean_pixel_data", "clean_recognizable_visual_features",
-    "keep_laterality_markers", "strict_iod",
+    "retain_long_full_dates",
+    "retain_long_modified_dates",
+    "retain_patient_chars",
+    "retain_device_id",
+    "retain_institution_id",
+    "retain_uids",
+    "retain_safe_private",
+    "clean_descriptors",
+    "clean_structured_content",
+    "clean_graphics",
+    "clean_pixel_data",
+    "clean_recognizable_visual_features",
+    "keep_laterality_markers",
+    "strict_iod",
 ]
 KNOWN = set(BOOL_FIELDS) | {"safe_private_allow_list", "date_shift_min_days", "date_shift_max_days"}
 
@@ -58,13 +68,32 @@ def test_from_mapping_reads_every_field() -> None:
         ({"retain_long_full_dates": True, "retain_long_modified_dates": True}, "retain_long_modified_dates"),
         ({"safe_private_allow_list": {"creator": "A"}}, "safe_private_allow_list"),
         ({"safe_private_allow_list": ["A"]}, "safe_private_allow_list[0]"),
-        ({"safe_private_allow_list": [{"creator": "A", "group": 9, "element": 1, "vr": "LO"}]}, "safe_private_allow_list[0].vr"),
+        (
+            {"safe_private_allow_list": [{"creator": "A", "group": 9, "element": 1, "vr": "LO"}]},
+            "safe_private_allow_list[0].vr",
+        ),
         ({"safe_private_allow_list": [{"creator": "A", "group": 9}]}, "safe_private_allow_list[0].element"),
-        ({"safe_private_allow_list": [{"creator": "A", "group": 9, "element": 1},
-                                      {"creator": "A", "group": 8, "element": 1}]}, "safe_private_allow_list[1].group"),
-        ({"safe_private_allow_list": [{"creator": "A", "group": 9, "element": 0x100}]}, "safe_private_allow_list[0].element"),
-        ({"safe_private_allow_list": [{"creator": " ", "group": 9, "element": 1}]}, "safe_private_allow_list[0].creator"),
-        ({"safe_private_allow_list": [{"creator": "A", "group": True, "element": 1}]}, "safe_private_allow_list[0].group"),
+        (
+            {
+                "safe_private_allow_list": [
+                    {"creator": "A", "group": 9, "element": 1},
+                    {"creator": "A", "group": 8, "element": 1},
+                ]
+            },
+            "safe_private_allow_list[1].group",
+        ),
+        (
+            {"safe_private_allow_list": [{"creator": "A", "group": 9, "element": 0x100}]},
+            "safe_private_allow_list[0].element",
+        ),
+        (
+            {"safe_private_allow_list": [{"creator": " ", "group": 9, "element": 1}]},
+            "safe_private_allow_list[0].creator",
+        ),
+        (
+            {"safe_private_allow_list": [{"creator": "A", "group": True, "element": 1}]},
+            "safe_private_allow_list[0].group",
+        ),
     ],
 )
 def test_from_mapping_names_the_exact_bad_key(data: dict, key: str) -> None:
@@ -78,7 +107,9 @@ def test_constructor_validates_types_too() -> None:
     with pytest.raises(DeidConfigError) as err:
         DeidOptions(retain_uids=1)  # type: ignore[arg-type]
     assert err.value.key == "retain_uids"
-    assert DeidOptions(safe_private_allow_list=[SafePrivateTag("A", 9, 1)]).safe_private_allow_list == {SafePrivateTag("A", 9, 1)}  # type: ignore[arg-type]
+    assert DeidOptions(safe_private_allow_list=[SafePrivateTag("A", 9, 1)]).safe_private_allow_list == {
+        SafePrivateTag("A", 9, 1)
+    }  # type: ignore[arg-type]
 
 
 def test_options_are_frozen() -> None:

@@ -41,15 +41,19 @@ def _assert_ours_changes_what_peer_changes(table: dict[int, dict[str, str]], pee
     assert any(row.get(peer) != KEPT for row in table.values()), f"{peer} changed nothing: not really run"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("dicomanonymizer") is None,
-                    reason="dicom-anonymizer not installed (pip install dicom-anonymizer)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("dicomanonymizer") is None,
+    reason="dicom-anonymizer not installed (pip install dicom-anonymizer)",
+)
 def test_ours_changes_everything_dicom_anonymizer_changes(inputs: list[bytes]) -> None:
     _assert_ours_changes_what_peer_changes(compare(inputs, None), "dicom-anonymizer")
 
 
 @pytest.mark.skipif(not os.path.exists(ORTHANC), reason=f"{ORTHANC} missing (apt-get install orthanc)")
-@pytest.mark.skipif(importlib.util.find_spec("dicomanonymizer") is None,
-                    reason="dicom-anonymizer not installed (pip install dicom-anonymizer)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("dicomanonymizer") is None,
+    reason="dicom-anonymizer not installed (pip install dicom-anonymizer)",
+)
 def test_ours_changes_everything_orthanc_changes(inputs: list[bytes]) -> None:
     with orthanc_server() as server:
         table = compare(inputs, server)

@@ -132,9 +132,7 @@ def test_burned_in_text_is_unreadable_and_the_rest_bit_identical(
     started = time.perf_counter()
     result = cleaner.clean(ds)
     elapsed = time.perf_counter() - started
-    print(
-        f"\n[pixels] {make.__name__.strip('_')}: clean() of 512x512 took {elapsed:.2f} s, {len(result.boxes)} boxes"
-    )
+    print(f"\n[pixels] {make.__name__.strip('_')}: clean() of 512x512 took {elapsed:.2f} s, {len(result.boxes)} boxes")
 
     assert leaked(PHI_TOKENS, ocr_words(stored_values(result.dataset)[0])) == set()
     after = _assert_outside_identical(image[np.newaxis], result.dataset, result.boxes)
@@ -348,9 +346,7 @@ def test_overlays_icons_and_embedded_overlay_bits_are_removed(cleaner: PixelClea
 
 
 @needs_tesseract
-@pytest.mark.parametrize(
-    "syntax", [ExplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian]
-)
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian])
 def test_banner_zones_are_always_blacked_out(syntax: str) -> None:
     zones = parse_banner_zones(
         [
@@ -608,12 +604,7 @@ def _reference_components(mask: np.ndarray) -> list[tuple[int, int, int, int, in
             for dy in (-1, 0, 1):
                 for dx in (-1, 0, 1):
                     ny, nx = cy + dy, cx + dx
-                    if (
-                        0 <= ny < mask.shape[0]
-                        and 0 <= nx < mask.shape[1]
-                        and mask[ny, nx]
-                        and not seen[ny, nx]
-                    ):
+                    if 0 <= ny < mask.shape[0] and 0 <= nx < mask.shape[1] and mask[ny, nx] and not seen[ny, nx]:
                         seen[ny, nx] = True
                         stack.append((ny, nx))
         ys, xs = zip(*pixels)

@@ -56,10 +56,18 @@ def test_lookup(tag: int, expected: str | None) -> None:
         ({}, "table"),
         ([1], "table[0]"),
         ([{"name": "A", "tag": "(0001,0001)", "id": "1", "stdCompIOD": "Y"}], "table[0].basicProfile"),
-        ([{"name": "A", "tag": "(0001,0001)", "id": "1", "stdCompIOD": "Y", "basicProfile": "Q"}], "table[0].basicProfile"),
-        ([{"name": "A", "tag": "(0001,0001)", "id": "1", "stdCompIOD": "Y", "basicProfile": "X", "rtnUIDsOpt": "X"}],
-         "table[0].rtnUIDsOpt"),
-        ([{"name": "A", "tag": "(0001,0001)", "id": "1", "stdCompIOD": "Y", "basicProfile": "X", "newOpt": "K"}], "table[0]"),
+        (
+            [{"name": "A", "tag": "(0001,0001)", "id": "1", "stdCompIOD": "Y", "basicProfile": "Q"}],
+            "table[0].basicProfile",
+        ),
+        (
+            [{"name": "A", "tag": "(0001,0001)", "id": "1", "stdCompIOD": "Y", "basicProfile": "X", "rtnUIDsOpt": "X"}],
+            "table[0].rtnUIDsOpt",
+        ),
+        (
+            [{"name": "A", "tag": "(0001,0001)", "id": "1", "stdCompIOD": "Y", "basicProfile": "X", "newOpt": "K"}],
+            "table[0]",
+        ),
     ],
 )
 def test_malformed_tables_are_rejected_with_the_row(raw: object, key: str) -> None:

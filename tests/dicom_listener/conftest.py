@@ -87,9 +87,7 @@ def encode(ds: Dataset) -> bytes:
     return data[dataset_offset(data) :]
 
 
-def craft_file(
-    path: Path, dataset: bytes, sop_uid: str, transfer_syntax: str = ExplicitVRLittleEndian
-) -> Path:
+def craft_file(path: Path, dataset: bytes, sop_uid: str, transfer_syntax: str = ExplicitVRLittleEndian) -> Path:
     """A Part 10 file whose file meta is valid and whose data set bytes are exactly `dataset`."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CR_IMAGE_STORAGE
@@ -111,9 +109,7 @@ def _find_dcmtk(name: str) -> str | None:
         if not candidate or not Path(candidate).exists():
             continue
         try:
-            out = subprocess.run(
-                [candidate, "--version"], capture_output=True, text=True, timeout=10, check=False
-            )
+            out = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=10, check=False)
         except OSError:
             continue
         if "dcmtk" in (out.stdout + out.stderr).lower():

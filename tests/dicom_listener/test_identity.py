@@ -105,9 +105,7 @@ def _with_extras(ds: Dataset, texts: list[str], nested: int) -> Dataset:
     ),
     nested=st.integers(min_value=0, max_value=5),
 )
-def test_round_trip_any_valid_uids(
-    sop: str, study: str, syntax: str, texts: list[str], nested: int
-) -> None:
+def test_round_trip_any_valid_uids(sop: str, study: str, syntax: str, texts: list[str], nested: int) -> None:
     ds = _with_extras(make_cr(study, sop, size=4, transfer_syntax=syntax), texts, nested)
     found = parse_identity(encode(ds), syntax)
     assert (found.sop_instance_uid, found.study_instance_uid) == (sop, study)
@@ -129,9 +127,7 @@ def test_arbitrary_bytes_never_crash(data: bytes, syntax: str) -> None:
     value=st.integers(min_value=0, max_value=255),
     syntax=st.sampled_from(NATIVE_SYNTAXES[:2]),
 )
-def test_corrupted_byte_gives_identity_or_typed_refusal(
-    position: int, value: int, syntax: str
-) -> None:
+def test_corrupted_byte_gives_identity_or_typed_refusal(position: int, value: int, syntax: str) -> None:
     data = bytearray(encode(make_cr(size=4, transfer_syntax=syntax)))
     data[position % len(data)] = value
     try:
@@ -239,9 +235,7 @@ def test_nesting_bomb_is_refused() -> None:
 def test_deflate_bomb_and_broken_deflate_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(identity_module, "MAX_INFLATED_BYTES", 1000)
     squeezer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-    bomb = (
-        squeezer.compress(_ids() + _element(0x7FE00010, b"OB", b"\x00" * 5000)) + squeezer.flush()
-    )
+    bomb = squeezer.compress(_ids() + _element(0x7FE00010, b"OB", b"\x00" * 5000)) + squeezer.flush()
     with pytest.raises(MalformedDataset, match="size limit"):
         parse_identity(bomb, DeflatedExplicitVRLittleEndian)
     with pytest.raises(MalformedDataset, match="inflate"):

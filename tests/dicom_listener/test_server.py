@@ -141,8 +141,7 @@ def test_accepts_all_storage_classes_beyond_128_contexts(listener: Listener) -> 
     assoc = associate(
         listener.port,
         contexts=[
-            (uid, [ExplicitVRLittleEndian, RLELossless])
-            for uid in (CR_IMAGE_STORAGE, DX_FOR_PRESENTATION, GSPS)
+            (uid, [ExplicitVRLittleEndian, RLELossless]) for uid in (CR_IMAGE_STORAGE, DX_FOR_PRESENTATION, GSPS)
         ],
     )
     assert assoc.is_established
@@ -176,31 +175,23 @@ def test_storescu_study_is_stored_grouped_and_claimable(listener: Listener, tmp_
     assert {p.name for p in stored} == {p.name for p in sent}
     assert {p.parent.name for p in stored} == {study}
     for original in sent:
-        assert dataset_bytes(
-            listener.spool_dir / "incoming" / study / original.name
-        ) == dataset_bytes(original)
+        assert dataset_bytes(listener.spool_dir / "incoming" / study / original.name) == dataset_bytes(original)
 
     spool = listener.server.spool
     assert spool.ready_studies(time.time()) == []  # 1 s quiet period not over yet
     ready = spool.ready_studies(time.time() + 1.5)
     assert [(r.study_uid, len(r.paths), r.calling_aet) for r in ready] == [(study, 3, PACS_AET)]
     claimed = spool.claim(study)
-    assert all(
-        p.parent == listener.spool_dir / "claimed" / study and p.is_file() for p in claimed.paths
-    )
+    assert all(p.parent == listener.spool_dir / "claimed" / study and p.is_file() for p in claimed.paths)
     assert _stored(listener) == []
 
 
 @pytest.mark.dcmtk
-def test_duplicate_sent_twice_is_acknowledged_and_stored_once(
-    listener: Listener, tmp_path: Path
-) -> None:
+def test_duplicate_sent_twice_is_acknowledged_and_stored_once(listener: Listener, tmp_path: Path) -> None:
     storescu = dcmtk("storescu")
     path, ds = write_cr(tmp_path)
     for _ in range(2):
-        done = run_tool(
-            storescu, "-aet", PACS_AET, "-aec", SCP_AET, "127.0.0.1", str(listener.port), str(path)
-        )
+        done = run_tool(storescu, "-aet", PACS_AET, "-aec", SCP_AET, "127.0.0.1", str(listener.port), str(path))
         assert done.returncode == 0 and "Store Failed" not in done.stdout + done.stderr
     listener.server.spool.claim(ds.StudyInstanceUID)
     assoc = associate(listener.port, contexts=CR_CONTEXT)
@@ -260,23 +251,14 @@ def test_compressed_instance_is_stored_byte_exact(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     # pydicom's compress() gives the lossless copy a new SOP Instance UID; DCMTK keeps it.
-    stored = (
-        listener.spool_dir
-        / "incoming"
-        / ds.StudyInstanceUID
-        / f"{meta.MediaStorageSOPInstanceUID}.dcm"
-    )
+    stored = listener.spool_dir / "incoming" / ds.StudyInstanceUID / f"{meta.MediaStorageSOPInstanceUID}.dcm"
     assert read_file_meta_info(stored).TransferSyntaxUID == syntax
     assert dataset_bytes(stored) == dataset_bytes(compressed)
 
 
-def test_deflated_data_set_is_stored_as_received(
-    listener: Listener, tmp_path: Path, send_raw: None
-) -> None:
+def test_deflated_data_set_is_stored_as_received(listener: Listener, tmp_path: Path, send_raw: None) -> None:
     source, ds = write_cr(tmp_path, transfer_syntax=DeflatedExplicitVRLittleEndian)
-    assoc = associate(
-        listener.port, contexts=[(CR_IMAGE_STORAGE, [DeflatedExplicitVRLittleEndian])]
-    )
+    assoc = associate(listener.port, contexts=[(CR_IMAGE_STORAGE, [DeflatedExplicitVRLittleEndian])])
     assert assoc.send_c_store(source).Status == 0x0000
     assoc.release()
     stored = listener.spool_dir / "incoming" / ds.StudyInstanceUID / f"{ds.SOPInstanceUID}.dcm"
@@ -337,9 +319,7 @@ def test_refused_payloads_are_quarantined_and_the_listener_keeps_serving(
     quarantine = listener.spool_dir / "quarantine"
     reasons = [json.loads(p.read_text()) for p in sorted(quarantine.glob("*.reason.json"))]
     assert sorted(r["error"] for r in reasons) == sorted(e for _, _, _, e in REFUSALS)
-    assert sorted(r["dimse_status"] for r in reasons) == sorted(
-        f"0x{s:04X}" for _, _, s, _ in REFUSALS
-    )
+    assert sorted(r["dimse_status"] for r in reasons) == sorted(f"0x{s:04X}" for _, _, s, _ in REFUSALS)
     assert {r["calling_aet"] for r in reasons} == {PACS_AET}
     assert {r["peer_host"] for r in reasons} == {"127.0.0.1"}
     assert all(r["received_at_utc"].endswith("Z") for r in reasons)
@@ -353,18 +333,14 @@ def test_refused_payloads_are_quarantined_and_the_listener_keeps_serving(
     assert any(ds.SOPInstanceUID in m and "stored" in m for m in ours)
     assert not any("Synthetic" in m or "TEST-0001" in m for m in ours)
     # The quarantined payload is exactly what was received (after our file meta).
-    garbage = [
-        p for p in quarantine.glob("*.dcm") if p.read_bytes().endswith(b"\xde\xad\xbe\xef" * 9)
-    ]
+    garbage = [p for p in quarantine.glob("*.dcm") if p.read_bytes().endswith(b"\xde\xad\xbe\xef" * 9)]
     assert len(garbage) == 1
 
 
 def test_write_failure_answers_out_of_resources_and_keeps_nothing(listener: Listener) -> None:
     incoming = listener.spool_dir / "incoming"
     shutil.rmtree(incoming)
-    incoming.write_bytes(
-        b""
-    )  # tests run as root: a file in the way blocks writes where chmod cannot
+    incoming.write_bytes(b"")  # tests run as root: a file in the way blocks writes where chmod cannot
     ds = make_cr()
     assoc = associate(listener.port, contexts=CR_CONTEXT)
     status = assoc.send_c_store(ds)
@@ -388,9 +364,7 @@ def _port_closed(port: int) -> bool:
 
 
 def test_shutdown_stops_accepting_and_lets_running_associations_finish(listener: Listener) -> None:
-    assoc = associate(
-        listener.port, contexts=CR_CONTEXT + [(VERIFICATION, [ExplicitVRLittleEndian])]
-    )
+    assoc = associate(listener.port, contexts=CR_CONTEXT + [(VERIFICATION, [ExplicitVRLittleEndian])])
     assert assoc.is_established
     stopper = threading.Thread(target=listener.server.shutdown, kwargs={"grace_s": 20.0})
     started = time.monotonic()

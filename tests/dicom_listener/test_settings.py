@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dicom_listener import ListenerSettings, ListenerConfigError, TLSFiles
+from dicom_listener import ListenerConfigError, ListenerSettings, TLSFiles
 
 
 def _settings(**overrides: Any) -> ListenerSettings:
@@ -22,9 +22,7 @@ def _settings(**overrides: Any) -> ListenerSettings:
 
 
 def test_defaults_and_normalisation() -> None:
-    settings = _settings(
-        ae_title=" SECUREMED ", allowed_calling_aets=["PACS ", "MOD1"], spool_dir="/x"
-    )
+    settings = _settings(ae_title=" SECUREMED ", allowed_calling_aets=["PACS ", "MOD1"], spool_dir="/x")
     assert settings.ae_title == "SECUREMED"
     assert settings.allowed_calling_aets == frozenset({"PACS", "MOD1"})
     assert settings.spool_dir == Path("/x")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -67,6 +69,18 @@ def test_store_writes_part10_file_with_received_bytes(spool: Spool) -> None:
     assert stored.PixelData == ds.PixelData
     assert spool.contains(ds.SOPInstanceUID)
     assert _leftover_temp_files(spool.root) == []
+
+
+def test_index_files_are_private_and_in_wal_mode(spool: Spool) -> None:
+    """The index holds original UIDs: index.sqlite3 and its -wal/-shm files are mode 0600."""
+    put(spool, make_cr())
+    names = ("index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm")
+    assert {name: stat.S_IMODE((spool.root / name).stat().st_mode) for name in names} == dict.fromkeys(names, 0o600)
+    db = sqlite3.connect(spool.root / "index.sqlite3")
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        db.close()
 
 
 def test_duplicate_is_stored_once_even_after_claim_and_complete(spool: Spool) -> None:
@@ -155,9 +169,7 @@ def test_claim_moves_the_folder_and_late_instances_form_a_new_batch(spool: Spool
     spool.complete(study)
     assert not claimed.directory.exists()
     ready = spool.ready_studies(time.time())
-    assert [r.paths for r in ready] == [
-        (spool.root / "incoming" / study / f"{late.SOPInstanceUID}.dcm",)
-    ]
+    assert [r.paths for r in ready] == [(spool.root / "incoming" / study / f"{late.SOPInstanceUID}.dcm",)]
     assert spool.claim(study).paths[0].name == f"{late.SOPInstanceUID}.dcm"
 
 
@@ -194,9 +206,7 @@ def test_restart_recovers_everything_from_disk(tmp_path: Path) -> None:
             (waiting.StudyInstanceUID, 100.0, "MOD_A")
         ]
         claimed = after.claimed_studies()
-        assert [(c.study_uid, c.calling_aet) for c in claimed] == [
-            (taken.StudyInstanceUID, "MOD_B")
-        ]
+        assert [(c.study_uid, c.calling_aet) for c in claimed] == [(taken.StudyInstanceUID, "MOD_B")]
         assert put(after, taken).outcome is StoreOutcome.DUPLICATE
         assert put(after, waiting).outcome is StoreOutcome.DUPLICATE
 
@@ -220,9 +230,10 @@ from pydicom import dcmread
 from pydicom.dataset import FileMetaDataset
 from dicom_listener import spool as spool_module
 from dicom_listener.identity import parse_identity
+from dicom_listener.spool.index import SpoolIndex
 
 root, source, point = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-owner = spool_module._Index if point == "insert" else spool_module.Spool
+owner = SpoolIndex if point == "insert" else spool_module.Spool
 real = getattr(owner, point)
 
 def crash_after(*args, **kwargs):
@@ -309,7 +320,7 @@ def test_write_failure_raises_and_keeps_nothing(spool: Spool) -> None:
 
 def test_second_spool_on_same_root_keeps_the_first_ones_temp_folder(spool: Spool) -> None:
     with Spool(spool.root):
-        owners = [p for p in (spool.root / "tmp").iterdir()]
+        owners = list((spool.root / "tmp").iterdir())
         assert len(owners) == 2
         assert put(spool, make_cr()).outcome is StoreOutcome.STORED
 

@@ -15,14 +15,14 @@ import pytest
 # cryptography is a dev dependency (it makes the throwaway PKI); the listener itself needs only ssl.
 pytest.importorskip("cryptography", reason="the 'cryptography' package makes the test PKI")
 
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from dicom_listener import ListenerConfigError, TLSFiles, build_ssl_context  # noqa: E402
+from dicom_listener import ListenerConfigError, TLSFiles, build_ssl_context
 
-from .conftest import (  # noqa: E402
+from .conftest import (
     CR_IMAGE_STORAGE,
     PACS_AET,
     SCP_AET,
@@ -83,9 +83,7 @@ def _issue(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()),
             critical=False,
         ).add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
             critical=False,
         )
         if server:
@@ -98,9 +96,7 @@ def _issue(
     return builder.sign(signing_key, hashes.SHA256())
 
 
-def _write(
-    directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
-) -> tuple[Path, Path]:
+def _write(directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> tuple[Path, Path]:
     cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
@@ -116,10 +112,7 @@ def _write(
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     directory = tmp_path_factory.mktemp("pki")
-    keys = {
-        name: ec.generate_private_key(ec.SECP256R1())
-        for name in ("ca", "server", "client", "rogue_ca", "rogue")
-    }
+    keys = {name: ec.generate_private_key(ec.SECP256R1()) for name in ("ca", "server", "client", "rogue_ca", "rogue")}
     ca = _issue("Test Hospital DICOM CA", keys["ca"], None)
     rogue_ca = _issue("Somebody Else CA", keys["rogue_ca"], None)
     ca_path, _ = _write(directory, "ca", ca, keys["ca"])
@@ -143,9 +136,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 @pytest.fixture
 def tls_listener(start_listener: Callable[..., Listener], pki: Pki) -> Listener:
-    return start_listener(
-        tls=TLSFiles(pki.server_cert, pki.server_key, pki.ca), network_timeout_s=5.0
-    )
+    return start_listener(tls=TLSFiles(pki.server_cert, pki.server_key, pki.ca), network_timeout_s=5.0)
 
 
 def _client_context(pki: Pki, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
@@ -170,9 +161,7 @@ def test_mutual_tls_echo_and_store(tls_listener: Listener, pki: Pki) -> None:
 
 
 @pytest.mark.parametrize("who", ["no certificate", "untrusted certificate", "plain TCP"])
-def test_clients_without_a_trusted_certificate_are_refused(
-    tls_listener: Listener, pki: Pki, who: str
-) -> None:
+def test_clients_without_a_trusted_certificate_are_refused(tls_listener: Listener, pki: Pki, who: str) -> None:
     if who == "no certificate":
         tls_args = (_client_context(pki), "localhost")
     elif who == "untrusted certificate":
@@ -191,9 +180,7 @@ def test_clients_without_a_trusted_certificate_are_refused(
 
 
 @pytest.mark.timeout(20)  # with the handshake on the accepting thread this would hang
-def test_silent_connection_does_not_block_other_handshakes(
-    tls_listener: Listener, pki: Pki
-) -> None:
+def test_silent_connection_does_not_block_other_handshakes(tls_listener: Listener, pki: Pki) -> None:
     with socket.create_connection(("127.0.0.1", tls_listener.port)):  # connects, never says hello
         good = associate(
             tls_listener.port,
@@ -226,10 +213,6 @@ def test_bad_tls_files_are_a_settings_error(pki: Pki, tmp_path: Path) -> None:
     with pytest.raises(ListenerConfigError):
         build_ssl_context(TLSFiles(tmp_path / "missing.crt", pki.server_key, pki.ca))
     with pytest.raises(ListenerConfigError):
-        build_ssl_context(
-            TLSFiles(pki.server_cert, pki.client_key, pki.ca)
-        )  # key does not match
-    context = build_ssl_context(
-        TLSFiles(pki.server_cert, pki.server_key, pki.ca, require_client_cert=False)
-    )
+        build_ssl_context(TLSFiles(pki.server_cert, pki.client_key, pki.ca))  # key does not match
+    context = build_ssl_context(TLSFiles(pki.server_cert, pki.server_key, pki.ca, require_client_cert=False))
     assert context.verify_mode == ssl.CERT_OPTIONAL

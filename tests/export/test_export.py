@@ -41,9 +41,7 @@ def test_validation_catches_a_graph_from_another_model(tiny_tokenizer_file, tiny
 def test_runtime_is_token_identical_to_torch_on_20_phantoms(tiny_model, tiny_bundle: Path, tmp_path: Path) -> None:
     bundle = ModelBundle.open(tiny_bundle)
     generator = ReportGenerator(bundle, precision="fp32")
-    pixels = np.stack([
-        preprocess(make_phantom(1000 + i).dataset, bundle.manifest.preprocessing) for i in range(20)
-    ])
+    pixels = np.stack([preprocess(make_phantom(1000 + i).dataset, bundle.manifest.preprocessing) for i in range(20)])
     prompt_ids, prompt_mask = empty_prompts(len(pixels), tiny_model.t5.config.eos_token_id)
     same, total = token_parity(tiny_model, generator.generate_ids, pixels, prompt_ids.numpy(), prompt_mask.numpy(), 24)
     assert (same, total) == (20, 20)

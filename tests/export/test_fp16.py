@@ -21,8 +21,8 @@ from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 pytest.importorskip("torch")
 
-from export.bundle import write_manifest  # noqa: E402
-from export.fp16 import (  # noqa: E402
+from export.bundle import write_manifest
+from export.fp16 import (
     HOST_IO,
     Fp16Error,
     compare_fp16,
@@ -32,10 +32,10 @@ from export.fp16 import (  # noqa: E402
     plan_fp16,
     validate_fp16,
 )
-from export.spec import Tolerance  # noqa: E402
-from runtime.bundle import MANIFEST, ModelBundle  # noqa: E402
-from runtime.generator import ReportGenerator  # noqa: E402
-from tests.runtime.test_gpu import assert_parity, needs_cuda, needs_trt  # noqa: E402
+from export.spec import Tolerance
+from runtime.bundle import MANIFEST, ModelBundle
+from runtime.generator import ReportGenerator
+from tests.runtime.test_gpu import assert_parity, needs_cuda, needs_trt
 
 ROLES = ("encoder", "decoder")
 FLOAT, HALF = TensorProto.FLOAT, TensorProto.FLOAT16
@@ -76,9 +76,13 @@ def _encoder_feeds(bundle_dir: Path, batch: int, seed: int) -> dict[str, np.ndar
     size = bundle.manifest.preprocessing.image_size
     rng = np.random.default_rng(seed)
     ids, mask = ReportGenerator(bundle, providers=["CPUExecutionProvider"]).encode_prompts(
-        ["cough", None, "fever and cough", None][:batch])
-    return {"pixel_values": rng.standard_normal((batch, 3, size, size)).astype(np.float32),
-            "prompt_ids": ids, "prompt_mask": mask}
+        ["cough", None, "fever and cough", None][:batch]
+    )
+    return {
+        "pixel_values": rng.standard_normal((batch, 3, size, size)).astype(np.float32),
+        "prompt_ids": ids,
+        "prompt_mask": mask,
+    }
 
 
 def _decoder_feeds(bundle_dir: Path, batch: int, past: int, seed: int) -> dict[str, np.ndarray]:
@@ -88,8 +92,10 @@ def _decoder_feeds(bundle_dir: Path, batch: int, past: int, seed: int) -> dict[s
     names = [o.name for o in enc.get_outputs()]
     out = dict(zip(names, enc.run(names, _encoder_feeds(bundle_dir, batch, seed))))
     rng = np.random.default_rng(seed)
-    feeds = {"input_ids": rng.integers(3, m.decoder.vocab_size, (batch, 1)),
-             "encoder_attention_mask": out["encoder_attention_mask"]}
+    feeds = {
+        "input_ids": rng.integers(3, m.decoder.vocab_size, (batch, 1)),
+        "encoder_attention_mask": out["encoder_attention_mask"],
+    }
     for i in range(m.decoder.num_layers):
         for kind in ("key", "value"):
             shape = (batch, m.decoder.num_heads, past, m.decoder.d_kv)
@@ -170,17 +176,24 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path: Path) -> None:
 
 
 def test_fp16_graphs_agree_with_fp32_within_tolerance(fp16_bundle: Path) -> None:
-    checks = validate_fp16(fp16_bundle / "encoder.onnx", fp16_bundle / "encoder.fp16.onnx",
-                           [_encoder_feeds(fp16_bundle, 4, seed) for seed in (1, 2)])
-    checks += validate_fp16(fp16_bundle / "decoder.onnx", fp16_bundle / "decoder.fp16.onnx",
-                            [_decoder_feeds(fp16_bundle, 3, past, seed=past) for past in (0, 5)])
+    checks = validate_fp16(
+        fp16_bundle / "encoder.onnx",
+        fp16_bundle / "encoder.fp16.onnx",
+        [_encoder_feeds(fp16_bundle, 4, seed) for seed in (1, 2)],
+    )
+    checks += validate_fp16(
+        fp16_bundle / "decoder.onnx",
+        fp16_bundle / "decoder.fp16.onnx",
+        [_decoder_feeds(fp16_bundle, 3, past, seed=past) for past in (0, 5)],
+    )
     names = {(c.graph, c.output) for c in checks}
     assert ("decoder.fp16", "logits") in names and ("encoder.fp16", "cross_value_2") in names
     assert max(c.max_rel_error for c in checks) > 0  # really fp16: not a copy of the fp32 graph
 
 
-def test_plain_conversion_moves_the_position_buckets_and_fails_the_same_check(fp16_bundle: Path,
-                                                                             tmp_path: Path) -> None:
+def test_plain_conversion_moves_the_position_buckets_and_fails_the_same_check(
+    fp16_bundle: Path, tmp_path: Path
+) -> None:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     plain = convert_float_to_float16(onnx.load(str(fp16_bundle / "encoder.onnx")), keep_io_types=list(HOST_IO[:2]))
@@ -223,11 +236,14 @@ def _overflowing_chain() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-@pytest.mark.parametrize("limit, expected", [
-    (1e7, set()),
-    (8192.0, {"square", "down"}),  # h2 = 1e6: its producer and its consumer
-    (500.0, {"up", "square", "down", "down2"}),  # h and y0 = 1e3 as well
-])
+@pytest.mark.parametrize(
+    "limit, expected",
+    [
+        (1e7, set()),
+        (8192.0, {"square", "down"}),  # h2 = 1e6: its producer and its consumer
+        (500.0, {"up", "square", "down", "down2"}),  # h and y0 = 1e3 as well
+    ],
+)
 def test_overflow_nodes_are_the_producers_and_consumers_of_large_tensors(limit: float, expected: set[str]) -> None:
     samples = [{"x": np.ones((2, 4), np.float32)}, {"x": -np.ones((1, 4), np.float32)}]
     assert overflow_nodes(_overflowing_chain(), samples, limit=limit) == expected
@@ -272,8 +288,13 @@ def test_any_small_graph_converts_to_a_valid_graph_that_agrees_with_fp32(ops: li
             extra = {"axis": -1} if op == "Softmax" else {}
             nodes.append(helper.make_node(op, [current], [out], name=f"n{k}", **extra))
         current = out
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", FLOAT, ["n", width])],
-                              [helper.make_tensor_value_info(current, FLOAT, ["n", width])], inits)
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", FLOAT, ["n", width])],
+        [helper.make_tensor_value_info(current, FLOAT, ["n", width])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "a.onnx", Path(tmp) / "b.onnx"
@@ -306,8 +327,9 @@ def test_fp16_variant_on_tensorrt_follows_cpu_fp32(fp16_bundle: Path, tmp_path: 
 
     bundle = ModelBundle.open(fp16_bundle)
     gpu_providers = tuple(available_providers(("TensorrtExecutionProvider", "CUDAExecutionProvider")))
-    settings = SessionSettings(providers=gpu_providers,
-                               engine_cache_dir=tmp_path, trt_fp16=True, max_batch=4, max_prompt_tokens=16)
+    settings = SessionSettings(
+        providers=gpu_providers, engine_cache_dir=tmp_path, trt_fp16=True, max_batch=4, max_prompt_tokens=16
+    )
     report = build_engines(bundle, settings, "fp16")
     assert report.engines_built
     cpu = ReportGenerator(bundle, precision="fp32", providers=["CPUExecutionProvider"])

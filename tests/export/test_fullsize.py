@@ -38,8 +38,9 @@ def full_bundle(tmp_path_factory, full_model) -> Path:
     root = tmp_path_factory.mktemp("full")
     tok = placeholder_tokenizer(root / "tokenizer.json", full_model.t5.config.vocab_size)
     out = root / "bundle"
-    write_bundle(full_model, tok, out, name="full-test", int8=True, max_new_tokens=32,
-                 guard=Int8Guard(inputs=16, steps=8))
+    write_bundle(
+        full_model, tok, out, name="full-test", int8=True, max_new_tokens=32, guard=Int8Guard(inputs=16, steps=8)
+    )
     return out
 
 
@@ -54,8 +55,9 @@ def test_the_model_is_image_dependent(full_model) -> None:
     pixels, ids, mask = _inputs(3, seed=5)
     ids[:], mask[:] = ids[0], mask[0]  # same prompt: only the image differs
     with torch.no_grad():
-        out = full_model.generate(torch.from_numpy(pixels), torch.from_numpy(ids), torch.from_numpy(mask),
-                                  max_new_tokens=4)
+        out = full_model.generate(
+            torch.from_numpy(pixels), torch.from_numpy(ids), torch.from_numpy(mask), max_new_tokens=4
+        )
     assert len({tuple(row) for row in out.tolist()}) > 1
 
 

@@ -12,7 +12,12 @@ torch = pytest.importorskip("torch")
 
 from export.onnx_export import export_model  # noqa: E402
 from export.quality import (  # noqa: E402
-    MIN_TOKEN_AGREEMENT, GraphPair, QualityError, agreement, choose_int8, probe_inputs,
+    MIN_TOKEN_AGREEMENT,
+    GraphPair,
+    QualityError,
+    agreement,
+    choose_int8,
+    probe_inputs,
 )
 from runtime.bundle import ModelBundle  # noqa: E402
 from tests.conftest import image_dependent_model  # noqa: E402
@@ -29,8 +34,9 @@ def probe():
 
 def test_int8_keeps_the_fp32_tokens_of_the_image_dependent_model(tiny_bundle: Path, probe) -> None:
     reference = _pair(tiny_bundle)
-    result = agreement(reference, _pair(tiny_bundle, "encoder.int8.onnx", "decoder.int8.onnx"), "int8",
-                       *probe, steps=12, start=0)
+    result = agreement(
+        reference, _pair(tiny_bundle, "encoder.int8.onnx", "decoder.int8.onnx"), "int8", *probe, steps=12, start=0
+    )
     assert result.distinct_sequences >= 6  # different images, different reports
     # Fresh inputs, not the export's probe: allow three standard errors of a 288-token estimate.
     n = result.inputs * result.steps
@@ -48,29 +54,37 @@ def test_a_graph_pair_agrees_with_itself_exactly(tiny_bundle: Path, probe) -> No
     assert result.logit_rel_error_p95 == 0.0
 
 
-def test_the_guard_rejects_graphs_that_change_the_tokens(tiny_bundle: Path, tiny_tokenizer_file, tmp_path: Path,
-                                                         probe) -> None:
+def test_the_guard_rejects_graphs_that_change_the_tokens(
+    tiny_bundle: Path, tiny_tokenizer_file, tmp_path: Path, probe
+) -> None:
     from tokenizers import Tokenizer
 
     other = image_dependent_model(Tokenizer.from_file(str(tiny_tokenizer_file)).get_vocab_size(), seed=7)
     export_model(other, tmp_path)
     choice, results = choose_int8(
-        _pair(tiny_bundle), [("other-model", lambda: _pair(tmp_path))], probe, steps=8, start=0)
+        _pair(tiny_bundle), [("other-model", lambda: _pair(tmp_path))], probe, steps=8, start=0
+    )
     assert choice is None
     assert results[0].token_agreement < 0.5
 
 
-def test_the_guard_falls_back_to_the_next_candidate(tiny_bundle: Path, tmp_path: Path, probe,
-                                                    tiny_tokenizer_file) -> None:
+def test_the_guard_falls_back_to_the_next_candidate(
+    tiny_bundle: Path, tmp_path: Path, probe, tiny_tokenizer_file
+) -> None:
     from tokenizers import Tokenizer
 
     other = image_dependent_model(Tokenizer.from_file(str(tiny_tokenizer_file)).get_vocab_size(), seed=7)
     export_model(other, tmp_path)
     choice, results = choose_int8(
         _pair(tiny_bundle),
-        [("broken", lambda: _pair(tmp_path)),
-         ("decoder-only", lambda: _pair(tiny_bundle, "encoder.onnx", "decoder.int8.onnx"))],
-        probe, steps=8, start=0)
+        [
+            ("broken", lambda: _pair(tmp_path)),
+            ("decoder-only", lambda: _pair(tiny_bundle, "encoder.onnx", "decoder.int8.onnx")),
+        ],
+        probe,
+        steps=8,
+        start=0,
+    )
     assert choice == "decoder-only" and [r.candidate for r in results] == ["broken", "decoder-only"]
 
 

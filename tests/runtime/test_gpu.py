@@ -108,9 +108,14 @@ def test_profiles_are_well_formed_for_any_settings(bundle: ModelBundle, batch: i
             assert gpu.format_profile(gpu.parse_profile(text).items()) == text, key
 
 
-@given(st.dictionaries(
-    st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,20}", fullmatch=True),
-    st.lists(st.integers(0, 100_000), min_size=1, max_size=5).map(tuple), min_size=1, max_size=8))
+@given(
+    st.dictionaries(
+        st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,20}", fullmatch=True),
+        st.lists(st.integers(0, 100_000), min_size=1, max_size=5).map(tuple),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_profile_strings_round_trip(shapes: dict[str, tuple[int, ...]]) -> None:
     assert gpu.parse_profile(gpu.format_profile(shapes.items())) == shapes
 
@@ -186,8 +191,9 @@ def test_each_bundle_gets_its_own_private_engine_directory(bundle: ModelBundle, 
 
 
 @pytest.mark.parametrize("bundle_id", ["../escape", "a/b", ".", "..", "", "x" * 200, "id with space"])
-def test_bundle_ids_that_are_not_one_safe_path_component_are_refused(bundle: ModelBundle, tmp_path: Path,
-                                                                      bundle_id: str) -> None:
+def test_bundle_ids_that_are_not_one_safe_path_component_are_refused(
+    bundle: ModelBundle, tmp_path: Path, bundle_id: str
+) -> None:
     odd = dataclasses.replace(bundle.manifest, bundle_id=bundle_id)
     with pytest.raises(BundleError, match="engine cache"):
         gpu.engine_cache_dir_for(SessionSettings(engine_cache_dir=tmp_path), odd)
@@ -218,8 +224,7 @@ def test_build_engines_needs_a_cache_directory(bundle: ModelBundle) -> None:
         build_engines(bundle, SessionSettings(engine_cache_dir=None))
 
 
-def test_build_engines_refuses_the_cpu_int8_variant_and_unknown_precisions(bundle: ModelBundle,
-                                                                          tmp_path: Path) -> None:
+def test_build_engines_refuses_the_cpu_int8_variant_and_unknown_precisions(bundle: ModelBundle, tmp_path: Path) -> None:
     settings = SessionSettings(engine_cache_dir=tmp_path)
     with pytest.raises(EngineBuildError, match="CPU variant"):
         build_engines(bundle, settings, "int8")
@@ -276,8 +281,13 @@ def assert_parity(reference: ReportGenerator, candidate: ReportGenerator, *, rto
 @pytest.mark.gpu
 @needs_trt
 def test_engines_are_built_once_then_loaded_from_the_cache(bundle: ModelBundle, tmp_path: Path) -> None:
-    settings = SessionSettings(engine_cache_dir=tmp_path, trt_fp16=False, max_batch=2, max_prompt_tokens=8,
-                               max_new_tokens=bundle.manifest.max_new_tokens)
+    settings = SessionSettings(
+        engine_cache_dir=tmp_path,
+        trt_fp16=False,
+        max_batch=2,
+        max_prompt_tokens=8,
+        max_new_tokens=bundle.manifest.max_new_tokens,
+    )
     first = build_engines(bundle, settings)
     names = {Path(f.path).name for f in first.engines_built}
     assert any(n.startswith("encoder") for n in names) and any(n.startswith("decoder") for n in names)
@@ -292,11 +302,17 @@ def test_engines_are_built_once_then_loaded_from_the_cache(bundle: ModelBundle, 
 @pytest.mark.gpu
 @needs_trt
 @pytest.mark.parametrize("fp16, rtol, agreement", [(False, 1e-2, 0.9), (True, 5e-2, 0.75)])
-def test_tensorrt_tokens_match_cpu_fp32(bundle: ModelBundle, tmp_path: Path, fp16: bool, rtol: float,
-                                        agreement: float) -> None:
+def test_tensorrt_tokens_match_cpu_fp32(
+    bundle: ModelBundle, tmp_path: Path, fp16: bool, rtol: float, agreement: float
+) -> None:
     cpu = ReportGenerator(bundle, providers=[CPU])
-    settings = SessionSettings(providers=tuple(available_providers((TRT, CUDA))), engine_cache_dir=tmp_path,
-                               trt_fp16=fp16, max_batch=4, max_prompt_tokens=16)
+    settings = SessionSettings(
+        providers=tuple(available_providers((TRT, CUDA))),
+        engine_cache_dir=tmp_path,
+        trt_fp16=fp16,
+        max_batch=4,
+        max_prompt_tokens=16,
+    )
     trt = ReportGenerator(bundle, settings=settings)
     assert trt.device == "cuda" and trt.providers[0] == TRT
     assert_parity(cpu, trt, rtol=rtol, min_agreement=agreement)

@@ -55,8 +55,7 @@ def test_generate_command_runs_without_torch(tiny_bundle: Path, tmp_path: Path) 
     dcm = tmp_path / "p.dcm"
     make_phantom(7).dataset.save_as(dcm, enforce_file_format=True)
     code = BLOCKER.format(blocked=FORBIDDEN[:4]) + (
-        "from cli.main import run\n"
-        f"sys.exit(run(['generate', '--bundle', {str(tiny_bundle)!r}, {str(dcm)!r}]))\n"
+        f"from cli.main import run\nsys.exit(run(['generate', '--bundle', {str(tiny_bundle)!r}, {str(dcm)!r}]))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -14,11 +14,14 @@ from runtime.generator import ReportGenerator
 from runtime.session import ProviderUnavailable, SessionSettings, resolve_providers, session_options
 
 
-@pytest.mark.parametrize(("settings", "threads", "spinning"), [
-    (SessionSettings(), 0, "1"),
-    (SessionSettings(intra_op_threads=2, allow_spinning=False), 2, "0"),
-    (SessionSettings(intra_op_threads=1, allow_spinning=True), 1, "1"),
-])
+@pytest.mark.parametrize(
+    ("settings", "threads", "spinning"),
+    [
+        (SessionSettings(), 0, "1"),
+        (SessionSettings(intra_op_threads=2, allow_spinning=False), 2, "0"),
+        (SessionSettings(intra_op_threads=1, allow_spinning=True), 1, "1"),
+    ],
+)
 def test_session_options_follow_the_settings(settings: SessionSettings, threads: int, spinning: str) -> None:
     options = session_options(settings)
     assert options.intra_op_num_threads == threads
@@ -36,8 +39,10 @@ def test_default_providers_end_with_cpu(tiny_bundle: Path) -> None:
 
 def test_a_configured_provider_that_is_missing_is_an_error(tiny_bundle: Path) -> None:
     manifest = ModelBundle.open(tiny_bundle).manifest
-    missing = next((p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider")
-                    if p not in ort.get_available_providers()), None)
+    missing = next(
+        (p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p not in ort.get_available_providers()),
+        None,
+    )
     if missing is None:
         pytest.skip("this onnxruntime has every GPU provider")
     with pytest.raises(ProviderUnavailable, match=missing):
@@ -67,8 +72,11 @@ def _plain_greedy(generator: ReportGenerator, pixels, ids, mask, steps: int) -> 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_io_bound_generation_equals_plain_runs(tiny_bundle: Path, precision: str) -> None:
-    generator = ReportGenerator(ModelBundle.open(tiny_bundle), precision=precision,
-                                settings=SessionSettings(intra_op_threads=1, allow_spinning=False))
+    generator = ReportGenerator(
+        ModelBundle.open(tiny_bundle),
+        precision=precision,
+        settings=SessionSettings(intra_op_threads=1, allow_spinning=False),
+    )
     rng = np.random.default_rng(0)
     pixels = rng.standard_normal((4, 3, 64, 64)).astype(np.float32)
     ids, mask = generator.encode_prompts(["cough", None, "fever and cough", None])
@@ -92,8 +100,9 @@ def test_min_new_tokens_holds_back_the_end_of_sequence() -> None:
 
     generator = ReportGenerator(ModelBundle.open(DEMO_BUNDLE))
     eos = generator.bundle.manifest.tokenizer.eos_token_id
-    pixels = np.stack([preprocess(p.dataset, generator.bundle.manifest.preprocessing)
-                       for p in iter_phantoms(2, seed=5)])
+    pixels = np.stack(
+        [preprocess(p.dataset, generator.bundle.manifest.preprocessing) for p in iter_phantoms(2, seed=5)]
+    )
     ids, mask = generator.encode_prompts([None, None])
     free = generator.generate_ids(pixels, ids, mask, max_new_tokens=128)
     assert all(r[-1] == eos and len(r) < 120 for r in free)

@@ -65,9 +65,7 @@ def iu_fixture(
 
 def standard_iu(root: Path) -> None:
     reports = [
-        report_row(
-            "10", "Heart size is normal and the lungs are clear.", "No acute cardiopulmonary abnormality."
-        ),
+        report_row("10", "Heart size is normal and the lungs are clear.", "No acute cardiopulmonary abnormality."),
         report_row(
             "2",
             "Borderline cardiomegaly. Midline sternotomy XXXX. Enlarged pulmonary arteries.",
@@ -266,9 +264,7 @@ def test_iu_result_independent_of_row_order(seed: int) -> None:
 
 
 def write_jsonl(path: Path, records: Sequence[object]) -> Path:
-    path.write_text(
-        "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records), encoding="utf-8"
-    )
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records), encoding="utf-8")
     return path
 
 
@@ -359,9 +355,7 @@ def test_jsonl_skip_reasons(tmp_path: Path) -> None:
 )
 def test_jsonl_bad_line_raises_with_file_and_line(tmp_path: Path, bad_line: str, message: str) -> None:
     png(tmp_path / "ok.png")
-    path = write_jsonl(
-        tmp_path / "d.jsonl", [{"id": "1", "text": "Heart normal.", "img": "ok.png"}, "", bad_line]
-    )
+    path = write_jsonl(tmp_path / "d.jsonl", [{"id": "1", "text": "Heart normal.", "img": "ok.png"}, "", bad_line])
     with pytest.raises(DatasetError, match=message) as info:
         load_jsonl(path)
     assert info.value.line == 3
@@ -388,9 +382,7 @@ def test_jsonl_errors_never_carry_report_text(tmp_path: Path) -> None:
 def test_jsonl_ids_sort_digits_numerically_then_text(tmp_path: Path) -> None:
     png(tmp_path / "x.png")
     ids = ["b", "10", "\u00b2", "007", "2", "A", "7"]
-    path = write_jsonl(
-        tmp_path / "d.jsonl", [{"id": i, "text": "Heart normal.", "img": "x.png"} for i in ids]
-    )
+    path = write_jsonl(tmp_path / "d.jsonl", [{"id": i, "text": "Heart normal.", "img": "x.png"} for i in ids])
     assert [e.id for e in load_jsonl(path).examples] == ["2", "007", "7", "10", "A", "b", "\u00b2"]
 
 
@@ -449,9 +441,7 @@ WORDS = [
     "11/2010",
     "mild",
 ]
-sentence = st.lists(st.sampled_from(WORDS), min_size=1, max_size=8).map(
-    lambda ws: " ".join(ws).capitalize() + "."
-)
+sentence = st.lists(st.sampled_from(WORDS), min_size=1, max_size=8).map(lambda ws: " ".join(ws).capitalize() + ".")
 section = st.lists(sentence, max_size=4).map(" ".join)
 
 

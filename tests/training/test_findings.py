@@ -31,16 +31,13 @@ from training.findings import (
 def study_findings(draw: st.DrawFn) -> StudyFindings:
     """Any valid StudyFindings, including combinations sample_findings avoids."""
     consolidation = draw(
-        st.none()
-        | st.sampled_from(SIDES).flatmap(
-            lambda side: st.tuples(st.just(side), st.sampled_from(LOBES[side]))
-        )
+        st.none() | st.sampled_from(SIDES).flatmap(lambda side: st.tuples(st.just(side), st.sampled_from(LOBES[side])))
     )
     nodule = draw(
         st.none()
-        | st.tuples(
-            st.sampled_from(SIDES), st.sampled_from(ZONES), st.integers(5, 100)
-        ).map(lambda t: (*t, "mass" if t[2] > MASS_THRESHOLD_MM else "nodule"))
+        | st.tuples(st.sampled_from(SIDES), st.sampled_from(ZONES), st.integers(5, 100)).map(
+            lambda t: (*t, "mass" if t[2] > MASS_THRESHOLD_MM else "nodule")
+        )
     )
     return StudyFindings(
         cardiomegaly=draw(st.booleans()),
@@ -164,9 +161,7 @@ def test_sampled_prevalence() -> None:
     assert (labels.sum(axis=1) >= 3).mean() > 0.05
     # Effusion side both, lobes, zones and nodule kinds all occur.
     assert {f.effusion for f in studies} == {None, *EFFUSION_SIDES}
-    assert {f.consolidation for f in studies if f.consolidation} == {
-        (s, lobe) for s in SIDES for lobe in LOBES[s]
-    }
+    assert {f.consolidation for f in studies if f.consolidation} == {(s, lobe) for s in SIDES for lobe in LOBES[s]}
     assert {f.nodule[3] for f in studies if f.nodule} == {"nodule", "mass"}
 
 

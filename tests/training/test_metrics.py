@@ -74,7 +74,7 @@ def test_label_f1_rejects_bad_input(y_true: np.ndarray, y_pred: np.ndarray) -> N
         ("Heart normal.. Lungs clear...", "heart normal . lungs clear ."),
         ("A 2.5 cm nodule (right), stable!", "a 25 cm nodule right stable ."),
         ("Well-expanded lungs; no pneumothorax.", "well-expanded lungs no pneumothorax ."),
-        ("Patient's \"old\" film/comparison.", "patients old filmcomparison ."),
+        ('Patient\'s "old" film/comparison.', "patients old filmcomparison ."),
         # R2Gen's character class runs from ':' to '[', so '<', '=', '>' and '@' go too.
         ("Size <3 mm = stable @ base.", "size 3 mm  stable  base ."),
         ("FINDINGS: Clear. IMPRESSION: Normal.", "findings clear . impression normal ."),
@@ -94,13 +94,11 @@ def test_clean_report_r2gen_output_form(text: str) -> None:
 
 def test_bleu_hand_computed() -> None:
     # p1 = 4/4, p2 = 3/3, c = 4 < r = 6: BP = exp(1 - 6/4).
-    assert corpus_bleu(["a b c d e f"], ["a b c d"], max_n=2, clean=False) == pytest.approx(
-        math.exp(-0.5)
-    )
+    assert corpus_bleu(["a b c d e f"], ["a b c d"], max_n=2, clean=False) == pytest.approx(math.exp(-0.5))
     # Clipping: "the" counts at most twice. p1 = 2/4, BP = exp(1 - 6/4).
-    assert corpus_bleu(
-        ["the cat is on the mat"], ["the the the the"], max_n=1, clean=False
-    ) == pytest.approx(0.5 * math.exp(-0.5))
+    assert corpus_bleu(["the cat is on the mat"], ["the the the the"], max_n=1, clean=False) == pytest.approx(
+        0.5 * math.exp(-0.5)
+    )
     # Corpus pooling, not an average of sentence scores: p1 = (3 + 1) / (3 + 2), no BP.
     assert corpus_bleu(["a b c", "a b"], ["a b c", "a x"], max_n=1, clean=False) == pytest.approx(0.8)
     # After cleaning, "." is a token: hyp "no pneumothorax ." (3), ref 6 tokens, p1 = p2 = 1.
@@ -114,9 +112,7 @@ def test_bleu_hand_computed() -> None:
 
 def test_bleu_longer_hypothesis_has_no_brevity_penalty() -> None:
     # p1 = 3/4, p2 = 2/3, c = 4 > r = 3.
-    assert corpus_bleu(["a b c"], ["a b c d"], max_n=2, clean=False) == pytest.approx(
-        math.sqrt(3 / 4 * 2 / 3)
-    )
+    assert corpus_bleu(["a b c"], ["a b c d"], max_n=2, clean=False) == pytest.approx(math.sqrt(3 / 4 * 2 / 3))
 
 
 def test_bleu_without_smoothing_is_zero_when_an_order_has_no_match() -> None:
@@ -130,7 +126,9 @@ def test_bleu_rejects_mismatched_corpora() -> None:
         corpus_bleu(["a"], ["a", "b"])
 
 
-_words = st.lists(st.sampled_from(["heart", "lungs", "clear", "no", "effusion", "normal", "size"]), min_size=4, max_size=15)
+_words = st.lists(
+    st.sampled_from(["heart", "lungs", "clear", "no", "effusion", "normal", "size"]), min_size=4, max_size=15
+)
 
 
 @given(st.lists(_words.map(" ".join), min_size=1, max_size=5))

@@ -52,7 +52,7 @@ def test_render_shape_range_and_determinism() -> None:
     b = render_radiograph(f, np.random.default_rng(1), (300, 260))
     c = render_radiograph(f, np.random.default_rng(2), (300, 260))
     assert a.shape == (300, 260) and a.dtype == np.float32
-    assert 0.0 <= a.min() and a.max() <= 1.0
+    assert a.min() >= 0.0 and a.max() <= 1.0
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -141,7 +141,9 @@ def test_finding_changes_pixels_where_expected(
     assert np.sign(diff[changed].mean()) == sign
 
 
-@pytest.mark.parametrize(("side", "finding_cols", "other_cols"), [("left", (0.55, 0.9), (0.1, 0.45)), ("right", (0.1, 0.45), (0.55, 0.9))])
+@pytest.mark.parametrize(
+    ("side", "finding_cols", "other_cols"), [("left", (0.55, 0.9), (0.1, 0.45)), ("right", (0.1, 0.45), (0.55, 0.9))]
+)
 def test_effusion_whitens_the_lower_zone_of_its_side_only(
     side: str, finding_cols: tuple[float, float], other_cols: tuple[float, float]
 ) -> None:
@@ -231,9 +233,7 @@ def test_files_are_identical_across_processes() -> None:
         "import hashlib;from training.phantoms import make_phantom;"
         "print(hashlib.sha256(make_phantom(4242, rows=96, cols=96).to_bytes()).hexdigest())"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, timeout=60)
     here = hashlib.sha256(make_phantom(4242, rows=96, cols=96).to_bytes()).hexdigest()
     assert out.stdout.strip() == here
 
@@ -336,9 +336,7 @@ def test_dcmtk_reads_and_renders_the_files(tmp_path: Path) -> None:
     for photometric in ("MONOCHROME1", "MONOCHROME2"):
         for modality in ("CR", "DX"):
             path = tmp_path / f"{photometric}-{modality}.dcm"
-            path.write_bytes(
-                make_phantom(9, modality=modality, photometric=photometric, rows=128, cols=112).to_bytes()
-            )
+            path.write_bytes(make_phantom(9, modality=modality, photometric=photometric, rows=128, cols=112).to_bytes())
             dump = subprocess.run(["dcmdump", str(path)], check=False, capture_output=True, text=True, timeout=30)
             assert dump.returncode == 0, dump.stderr
             assert "E:" not in dump.stderr and "W:" not in dump.stderr, dump.stderr
@@ -347,7 +345,11 @@ def test_dcmtk_reads_and_renders_the_files(tmp_path: Path) -> None:
             png = tmp_path / f"{photometric}-{modality}.png"
             # Render as a viewer would: the file's own window, MONOCHROME1 inverted.
             conv = subprocess.run(
-                ["dcm2pnm", "+Wi", "1", "+on", str(path), str(png)], check=False, capture_output=True, text=True, timeout=30
+                ["dcm2pnm", "+Wi", "1", "+on", str(path), str(png)],
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=30,
             )
             assert conv.returncode == 0, conv.stderr
             shown.append(np.asarray(Image.open(png), dtype=float))
@@ -389,9 +391,12 @@ def test_write_phantom_set(tmp_path: Path) -> None:
 
 def test_default_sets_mix_sizes(tmp_path: Path) -> None:
     out = write_phantom_set(tmp_path, 12, seed=1)
-    sizes = {(pydicom.dcmread(p, stop_before_pixels=True).Rows, pydicom.dcmread(p, stop_before_pixels=True).Columns) for p in out.glob("*.dcm")}
+    sizes = {
+        (pydicom.dcmread(p, stop_before_pixels=True).Rows, pydicom.dcmread(p, stop_before_pixels=True).Columns)
+        for p in out.glob("*.dcm")
+    }
     assert len(sizes) >= 2
-    assert all(400 <= min(s) and max(s) <= 700 for s in sizes)
+    assert all(min(s) >= 400 and max(s) <= 700 for s in sizes)
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,11 @@ def test_same_findings_and_seed_give_the_same_report() -> None:
         (StudyFindings(effusion="both"), None, [r"bilateral"]),
         (StudyFindings(effusion="right"), None, [r"right(-sided)? pleural effusion"]),
         (StudyFindings(pneumothorax="left"), None, [r"left(-sided)?( apical)? pneumothorax"]),
-        (StudyFindings(nodule=("left", "upper", 22, "nodule")), None, [r"nodule", r"left upper lung zone", r"(22 mm|2\.2 cm)"]),
+        (
+            StudyFindings(nodule=("left", "upper", 22, "nodule")),
+            None,
+            [r"nodule", r"left upper lung zone", r"(22 mm|2\.2 cm)"],
+        ),
         (StudyFindings(nodule=("right", "lower", 48, "mass")), None, [r"\bmass\b", r"right lower lung zone"]),
         (StudyFindings(atelectasis=("left", "lower")), None, [r"atelectasis", r"left"]),
         (StudyFindings(cardiomegaly=True), None, [r"cardiomegaly|enlarge"]),

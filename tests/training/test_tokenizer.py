@@ -48,8 +48,7 @@ PUNCTUATION = [".", ",", ":", ";", "(", ")", "-", "/", "%"]
 def corpus(n: int = 300, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     return [
-        "FINDINGS: " + " ".join(rng.sample(SENTENCES, 4)) + " IMPRESSION: " + rng.choice(SENTENCES)
-        for _ in range(n)
+        "FINDINGS: " + " ".join(rng.sample(SENTENCES, 4)) + " IMPRESSION: " + rng.choice(SENTENCES) for _ in range(n)
     ]
 
 
@@ -86,9 +85,7 @@ def test_learns_report_words(tok: Tokenizer) -> None:
 
 
 report_like = st.lists(
-    st.tuples(
-        st.sampled_from(WORDS), st.sampled_from(["", *PUNCTUATION]), st.sampled_from([" ", "  ", "\n", "\t"])
-    ),
+    st.tuples(st.sampled_from(WORDS), st.sampled_from(["", *PUNCTUATION]), st.sampled_from([" ", "  ", "\n", "\t"])),
     min_size=1,
     max_size=30,
 ).map(lambda parts: "".join(word + punct + space for word, punct, space in parts))

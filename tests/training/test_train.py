@@ -37,11 +37,17 @@ def test_training_reduces_the_loss_on_a_tiny_task(tokenizer) -> None:
     torch.manual_seed(0)
     model = ReportModel(tiny_config(tokenizer.get_vocab_size(), image_size=32))
     rng = np.random.default_rng(0)
-    images = np.concatenate([rng.normal(-1, 0.1, (16, 3, 32, 32)), rng.normal(1, 0.1, (16, 3, 32, 32))]).astype(np.float32)
+    images = np.concatenate([rng.normal(-1, 0.1, (16, 3, 32, 32)), rng.normal(1, 0.1, (16, 3, 32, 32))]).astype(
+        np.float32
+    )
     targets = encode_targets(tokenizer, [REPORT_SAMPLES[0]] * 16 + [REPORT_SAMPLES[1]] * 16, 64)
     history = train(model, images, targets, None, TrainConfig(epochs=12, batch_size=8, lr=3e-3, warmup_steps=5))
     assert history.losses[-1] < 0.5 * history.losses[0]
-    out = model.generate(torch.from_numpy(images[[0, -1]]), torch.ones(2, 1, dtype=torch.long),
-                         torch.ones(2, 1, dtype=torch.long), max_new_tokens=64)
+    out = model.generate(
+        torch.from_numpy(images[[0, -1]]),
+        torch.ones(2, 1, dtype=torch.long),
+        torch.ones(2, 1, dtype=torch.long),
+        max_new_tokens=64,
+    )
     texts = [tokenizer.decode(r.tolist(), skip_special_tokens=True) for r in out]
     assert texts == [REPORT_SAMPLES[0], REPORT_SAMPLES[1]]

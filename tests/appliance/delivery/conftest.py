@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 
@@ -52,8 +52,9 @@ class Keys:
 @pytest.fixture(scope="session")
 def keys() -> Keys:
     signing = generate_signing_key()
-    return Keys(signing, key_id_for(signing.public_key()),
-                {"dr-a": generate_ecies_keypair(), "dr-b": generate_ecies_keypair()})
+    return Keys(
+        signing, key_id_for(signing.public_key()), {"dr-a": generate_ecies_keypair(), "dr-b": generate_ecies_keypair()}
+    )
 
 
 _counter = itertools.count(1)
@@ -63,13 +64,19 @@ _counter = itertools.count(1)
 def make_envelope(keys) -> Callable[..., tuple[ReportPayload, Envelope]]:
     def make(recipient: str = "dr-a", report_id: str | None = None, **changes) -> tuple[ReportPayload, Envelope]:
         payload = ReportPayload(
-            report_id=report_id or f"rep-{next(_counter):05d}", recipient_id=recipient,
-            study_pseudonym=f"PSN-{next(_counter):05d}", accession_number=SECRET_ACCESSION,
-            study_date="20240131", findings=SECRET_FINDINGS, impression="Pneumonia likely.",
-            bundle_id="cxr-demo-1", created_at=utc_now(),
+            report_id=report_id or f"rep-{next(_counter):05d}",
+            recipient_id=recipient,
+            study_pseudonym=f"PSN-{next(_counter):05d}",
+            accession_number=SECRET_ACCESSION,
+            study_date="20240131",
+            findings=SECRET_FINDINGS,
+            impression="Pneumonia likely.",
+            bundle_id="cxr-demo-1",
+            created_at=utc_now(),
         )
         payload = dataclasses.replace(payload, **changes)
         return payload, seal(payload, recipient, keys.ecies[recipient].public_key, keys.signing_key, keys.key_id)
+
     return make
 
 

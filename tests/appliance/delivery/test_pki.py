@@ -54,8 +54,12 @@ def test_client_certificates_name_their_clinician(pki):
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl binary not installed")
 def test_openssl_verifies_chain_and_purpose(pki):
     def verify(purpose, cert):
-        return subprocess.run(["openssl", "verify", "-CAfile", str(pki.ca_cert), "-purpose", purpose, str(cert)],
-                              capture_output=True, text=True).returncode
+        return subprocess.run(
+            ["openssl", "verify", "-CAfile", str(pki.ca_cert), "-purpose", purpose, str(cert)],
+            capture_output=True,
+            text=True,
+        ).returncode
+
     assert verify("sslserver", pki.server_cert) == 0
     assert verify("sslclient", pki.clients["dr-a"][0]) == 0
     assert verify("sslclient", pki.server_cert) != 0

@@ -31,8 +31,8 @@ from appliance.delivery.errors import (
 from appliance.delivery.pb import reports_pb2 as pb
 from appliance.delivery.pb import reports_pb2_grpc as pb_grpc
 from appliance.delivery.server import SERVICE_NAME, create_server
-from common.tls import TLSFiles
 from appliance.envelope import BadSignature, WrongRecipient
+from common.tls import TLSFiles
 
 from .conftest import SECRET_FINDINGS
 
@@ -41,8 +41,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def served(pki, store):
-    server, port = create_server("127.0.0.1:0", store, TLSFiles(pki.server_cert, pki.server_key, pki.ca_cert),
-                                 max_workers=6, max_watchers=2, watch_wait=0.2)
+    server, port = create_server(
+        "127.0.0.1:0",
+        store,
+        TLSFiles(pki.server_cert, pki.server_key, pki.ca_cert),
+        max_workers=6,
+        max_watchers=2,
+        watch_wait=0.2,
+    )
     server.start()
     yield server, port
     server.stop(0).wait(5)
@@ -50,15 +56,24 @@ def served(pki, store):
 
 def client(pki, keys, clinician: str, port: int, *, cert_pki=None, timeout: float = 5.0) -> ReportClient:
     cert, key = (cert_pki or pki).clients[clinician]
-    return ReportClient(f"127.0.0.1:{port}", pki.ca_cert, cert, key, keys.ecies[clinician].private_key,
-                        keys.trusted, clinician, timeout=timeout)
+    return ReportClient(
+        f"127.0.0.1:{port}",
+        pki.ca_cert,
+        cert,
+        key,
+        keys.ecies[clinician].private_key,
+        keys.trusted,
+        clinician,
+        timeout=timeout,
+    )
 
 
 def raw_channel(pki, port: int, cert: Path | None = None, key: Path | None = None) -> grpc.Channel:
     creds = grpc.ssl_channel_credentials(
         root_certificates=pki.ca_cert.read_bytes(),
         private_key=key.read_bytes() if key else None,
-        certificate_chain=cert.read_bytes() if cert else None)
+        certificate_chain=cert.read_bytes() if cert else None,
+    )
     return grpc.secure_channel(f"127.0.0.1:{port}", creds)
 
 
@@ -102,6 +117,7 @@ def test_pagination(served, store, pki, keys, make_envelope):
         last = stub.ListReports(pb.ListReportsRequest(page_size=5), timeout=5)
         assert len(last.reports) == 5 and not last.next_page_token
         import base64
+
         foreign_token = base64.urlsafe_b64encode(foreign.report_id.encode()).decode().rstrip("=")
         for token in ("!!not-a-token", foreign_token):
             with pytest.raises(grpc.RpcError) as info:
@@ -133,9 +149,11 @@ def test_watch_sees_envelope_stored_by_other_process(served, store, pki, keys, m
     payload, env = make_envelope("dr-a")
     blob = tmp_path / "env.bin"
     blob.write_bytes(encode_envelope(env))
-    code = ("import sys; from appliance.delivery.store import EnvelopeStore; "
-            "from appliance.delivery.codec import decode_envelope; "
-            "EnvelopeStore(sys.argv[1]).put(decode_envelope(open(sys.argv[2], 'rb').read()))")
+    code = (
+        "import sys; from appliance.delivery.store import EnvelopeStore; "
+        "from appliance.delivery.codec import decode_envelope; "
+        "EnvelopeStore(sys.argv[1]).put(decode_envelope(open(sys.argv[2], 'rb').read()))"
+    )
     with client(pki, keys, "dr-a", port) as dr_a:
         stream = dr_a.watch(include_unacked=False)
         received: list = []
@@ -160,8 +178,9 @@ def test_watch_without_unacked_starts_at_now(served, store, pki, keys, make_enve
 
 
 def test_watch_ends_when_server_stops(pki, keys, store):
-    server, port = create_server("127.0.0.1:0", store, TLSFiles(pki.server_cert, pki.server_key, pki.ca_cert),
-                                 watch_wait=0.2)
+    server, port = create_server(
+        "127.0.0.1:0", store, TLSFiles(pki.server_cert, pki.server_key, pki.ca_cert), watch_wait=0.2
+    )
     server.start()
     with client(pki, keys, "dr-a", port) as dr_a:
         stream = dr_a.watch()
@@ -171,6 +190,7 @@ def test_watch_ends_when_server_stops(pki, keys, store):
             for _ in stream:
                 pass
             done.set()
+
         threading.Thread(target=consume, daemon=True).start()
         time.sleep(0.3)
         server.stop(2)
@@ -196,7 +216,7 @@ def _drain(stream):
     try:
         for _ in stream:
             pass
-    except Exception as exc:  # noqa: BLE001 - recorded for the test
+    except Exception as exc:
         return exc
 
 
@@ -228,8 +248,10 @@ def test_foreign_and_unknown_ids_answer_identically(served, store, pki, make_env
         stub = pb_grpc.ReportDeliveryStub(channel)
         answers = []
         for report_id in (payload_a.report_id, "rep-never-existed"):
-            for call, request in ((stub.GetReport, pb.GetReportRequest(report_id=report_id)),
-                                  (stub.AckReport, pb.AckReportRequest(report_id=report_id))):
+            for call, request in (
+                (stub.GetReport, pb.GetReportRequest(report_id=report_id)),
+                (stub.AckReport, pb.AckReportRequest(report_id=report_id)),
+            ):
                 with pytest.raises(grpc.RpcError) as info:
                     call(request, timeout=5)
                 answers.append((info.value.code(), info.value.details()))
@@ -253,8 +275,10 @@ def test_certificate_from_another_ca_is_refused(served, pki, other_pki, keys):
 
 
 def _issue_with_san(pki, tmp_path: Path, uris: list[str], eku=ExtendedKeyUsageOID.CLIENT_AUTH):
-    ca = pki_mod.CertifiedKey(x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()),
-                              serialization.load_pem_private_key(pki.ca_key.read_bytes(), None))
+    ca = pki_mod.CertifiedKey(
+        x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()),
+        serialization.load_pem_private_key(pki.ca_key.read_bytes(), None),
+    )
     issued = pki_mod._issue(ca, "odd", [x509.UniformResourceIdentifier(u) for u in uris], eku, 1)
     cert, key = tmp_path / "odd.pem", tmp_path / "odd.key"
     pki_mod.write_certificate(cert, issued.certificate)
@@ -262,11 +286,14 @@ def _issue_with_san(pki, tmp_path: Path, uris: list[str], eku=ExtendedKeyUsageOI
     return cert, key
 
 
-@pytest.mark.parametrize("uris", [
-    ["urn:other:dr-a"],
-    ["urn:securemed:clinician:dr-a", "urn:securemed:clinician:dr-b"],
-    ["urn:securemed:clinician:Not Valid"],
-])
+@pytest.mark.parametrize(
+    "uris",
+    [
+        ["urn:other:dr-a"],
+        ["urn:securemed:clinician:dr-a", "urn:securemed:clinician:dr-b"],
+        ["urn:securemed:clinician:Not Valid"],
+    ],
+)
 def test_certificate_without_exactly_one_clinician_is_unauthenticated(served, pki, tmp_path, uris):
     _, port = served
     cert, key = _issue_with_san(pki, tmp_path, uris)
@@ -289,8 +316,9 @@ def test_server_certificate_is_not_a_client_identity(served, pki, tmp_path):
 def _rewrite_stored(store, report_id: str, change) -> None:
     db = sqlite3.connect(store.path)
     (blob,) = db.execute("SELECT envelope FROM envelopes WHERE report_id=?", (report_id,)).fetchone()
-    db.execute("UPDATE envelopes SET envelope=? WHERE report_id=?",
-               (encode_envelope(change(decode_envelope(blob))), report_id))
+    db.execute(
+        "UPDATE envelopes SET envelope=? WHERE report_id=?", (encode_envelope(change(decode_envelope(blob))), report_id)
+    )
     db.commit()
     db.close()
 
@@ -304,6 +332,7 @@ def test_tampered_envelope_in_store_is_rejected_by_client(served, store, pki, ke
         ct = bytearray(e.ciphertext)
         ct[100] ^= 0x01
         return dataclasses.replace(e, ciphertext=bytes(ct))
+
     _rewrite_stored(store, payload.report_id, flip)
     with client(pki, keys, "dr-a", port) as dr_a:
         with pytest.raises(BadSignature):
@@ -335,6 +364,7 @@ def test_health_not_serving_until_model_loaded(served, pki, keys):
 
         def status(service: str) -> int:
             return health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+
         assert status("") == status(SERVICE_NAME) == health_pb2.HealthCheckResponse.NOT_SERVING
         server.set_serving(True)
         assert status("") == status(SERVICE_NAME) == health_pb2.HealthCheckResponse.SERVING

@@ -148,13 +148,19 @@ def test_wait_for_new_sees_put_from_other_process(store, make_envelope, tmp_path
     _, env = make_envelope("dr-a")
     blob = tmp_path / "env.bin"
     blob.write_bytes(encode_envelope(env))
-    code = ("import sys; from appliance.delivery.store import EnvelopeStore; "
-            "from appliance.delivery.codec import decode_envelope; "
-            "s = EnvelopeStore(sys.argv[1]); "
-            "print(s.put(decode_envelope(open(sys.argv[2], 'rb').read())))")
+    code = (
+        "import sys; from appliance.delivery.store import EnvelopeStore; "
+        "from appliance.delivery.codec import decode_envelope; "
+        "s = EnvelopeStore(sys.argv[1]); "
+        "print(s.put(decode_envelope(open(sys.argv[2], 'rb').read())))"
+    )
     base = store.latest_sequence()
-    proc = subprocess.Popen([sys.executable, "-c", code, str(store.path), str(blob)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(store.path), str(blob)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert store.wait_for_new(base, timeout=20.0)
         assert store.get("dr-a", env.report_id).envelope == env
@@ -172,8 +178,7 @@ def test_list_matches_first_put_per_recipient_and_id(make_envelope, ops):
             expected: dict[str, list] = {"dr-a": [], "dr-b": []}
             seen: dict[tuple[str, int], object] = {}
             for recipient, n in ops:
-                payload, env = make_envelope(recipient, report_id=f"rep-{n}",
-                                             study_pseudonym=f"PSN-{n}")
+                payload, env = make_envelope(recipient, report_id=f"rep-{n}", study_pseudonym=f"PSN-{n}")
                 inserted = s.put(env)
                 assert inserted == ((recipient, n) not in seen)
                 if inserted:

@@ -34,9 +34,26 @@ def served(pki, store):
 def s_client(pki, port: int, version_flag: str) -> tuple[int, str]:
     cert, key = pki.clients["dr-a"]
     result = subprocess.run(
-        [OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}", version_flag, "-cert", str(cert),
-         "-key", str(key), "-CAfile", str(pki.ca_cert), "-alpn", "h2", "-verify_return_error"],
-        input=b"", capture_output=True, timeout=20)
+        [
+            OPENSSL,
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{port}",
+            version_flag,
+            "-cert",
+            str(cert),
+            "-key",
+            str(key),
+            "-CAfile",
+            str(pki.ca_cert),
+            "-alpn",
+            "h2",
+            "-verify_return_error",
+        ],
+        input=b"",
+        capture_output=True,
+        timeout=20,
+    )
     return result.returncode, result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
 
 
@@ -76,6 +93,7 @@ def test_probe_detects_a_server_that_accepts_tls12(pki):
                 tls.recv(1)
         except (ssl.SSLError, OSError):
             pass
+
     thread = threading.Thread(target=serve_one, daemon=True)
     thread.start()
     try:
@@ -116,12 +134,32 @@ _GRPC_FIRST = textwrap.dedent("""
 def _grpc_call_with_curl(pki, port: int, tls_flags: list[str]) -> str:
     cert, key = pki.clients["dr-a"]
     result = subprocess.run(
-        [CURL, "-sS", "-v", "--http2", *tls_flags, "--cacert", str(pki.ca_cert), "--cert", str(cert),
-         "--key", str(key), "-H", "content-type: application/grpc", "-H", "te: trailers",
-         "--data-binary", "@-", "-o", "/dev/null",
-         f"https://127.0.0.1:{port}/securemed.v1.ReportDelivery/ListReports"],
+        [
+            CURL,
+            "-sS",
+            "-v",
+            "--http2",
+            *tls_flags,
+            "--cacert",
+            str(pki.ca_cert),
+            "--cert",
+            str(cert),
+            "--key",
+            str(key),
+            "-H",
+            "content-type: application/grpc",
+            "-H",
+            "te: trailers",
+            "--data-binary",
+            "@-",
+            "-o",
+            "/dev/null",
+            f"https://127.0.0.1:{port}/securemed.v1.ReportDelivery/ListReports",
+        ],
         input=b"\x00\x00\x00\x00\x00",  # one gRPC frame: uncompressed, empty ListReportsRequest
-        capture_output=True, timeout=20)
+        capture_output=True,
+        timeout=20,
+    )
     return result.stderr.decode(errors="replace")
 
 
@@ -130,9 +168,22 @@ def test_without_handshake_policy_server_fails_closed_and_rpcs_need_tls13(pki, t
     # This process exported the cipher policy; the child must start without it.
     env = {k: v for k, v in os.environ.items() if k != tlspolicy.GRPC_CIPHER_SUITES_ENV}
     proc = subprocess.Popen(
-        [sys.executable, "-c", _GRPC_FIRST, str(pki.ca_cert), str(pki.server_cert), str(pki.server_key),
-         str(tmp_path / "env.db")],
-        cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            "-c",
+            _GRPC_FIRST,
+            str(pki.ca_cert),
+            str(pki.server_cert),
+            str(pki.server_key),
+            str(tmp_path / "env.db"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().split() == ["effective", "False"]
         assert proc.stdout.readline().strip() == "strict refused to serve"

@@ -1,162 +1,39 @@
 """Person-name recognizers of the free-text redactor (see deid/text/).
 
-`PersonContextRecognizer` finds names next to context words (titles, signatures, roles,
-relatives, credentials, verbs); `NameModelRecognizer` finds capitalised runs that the character
-n-gram model (`text_model.NameModel`) scores as names. Both skip clinical vocabulary and
-eponyms ("Kerley B lines", "Hampton hump").
+Contract: both recognizers report PERSON only, and skip clinical vocabulary and eponyms
+("Kerley B lines", "Hampton hump", "X syndrome").
+
+* `PersonContextRecognizer` finds names next to a context: before them titles ("Dr.", "Mrs."),
+  signatures ("signed by"), communication ("discussed with", "paged"), roles ("PCP:") and
+  relatives ("his daughter X"); after them credentials ("X, MD") and verbs ("X was
+  notified"). Strong contexts score 0.9; weak ones (plain prepositions, "patient X") need the
+  name model to agree and score 0.5 + 0.34 * its probability; so do lower-case names (0.75).
+  Contexts never reach across a line break.
+* `NameModelRecognizer` finds runs of capitalised non-lexical words without any context that
+  the character n-gram model (`deid.text.model.NameModel`) scores as names, with thresholds for
+  one word, one word at a sentence start, several words, and a run alone on its line (a
+  signature); it scores 0.5 + 0.34 * the model's probability.
 """
 
 from __future__ import annotations
 
-import re as _stdre
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import regex as re
-from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from deid.text.base import PERSON, Recognizer, make_result
+from deid.text.lexicon import NAME_TOKEN_RX, is_lexical, skip_blanks, stop_words
 from deid.text.model import NameModel, fold
-from deid.text.rules import (
-    NAME_TOKEN_RX,
-    PERSON,
-    is_head_noun,
-    is_lexical,
-    is_name_like,
-    make_result,
-    skip_blanks,
-    stop_words,
+from deid.text.name_scan import (
+    CREDENTIAL,
+    followed_by_head_noun,
+    scan_lower_name,
+    scan_name,
+    scan_name_backward,
 )
-
-#: Lower-case particles inside names ("Ludwig van Beethoven", "Maria de la Cruz").
-_PARTICLES = frozenset(
-    {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la", "le", "bin", "ibn"}
-    | {"al", "el", "ter", "ten", "dos", "das"}
-)
-
-
-def scan_name(
-    text: str, pos: int, *, max_tokens: int = 5, allow_comma: bool = True
-) -> tuple[int, int] | None:
-    """The span of a person name starting at `pos` (after optional blanks): capitalised non-
-    lexical words, initials ("J." or "J" between words), name particles ("van der"), PN carets
-    and one "Last, First" comma. None when the first word is not name-like."""
-    n = len(text)
-    i = pos
-    while i < n and text[i] in " \t":
-        i += 1
-    if i < n and text[i] == "\n" and text[pos:i].strip() == "":
-        i += 1
-        while i < n and text[i] in " \t":
-            i += 1
-    start = i
-    end = -1
-    tokens = 0
-    used_comma = False
-    after_initial = False
-    single_gap = False
-    while tokens < max_tokens and i < n:
-        m = NAME_TOKEN_RX.match(text, i)
-        if not m:
-            break
-        word = m.group()
-        w_end = m.end()
-        if len(word) == 1 and word.isupper():
-            # An initial counts only between/after name words.
-            if w_end < n and text[w_end] == ".":
-                w_end += 1
-            if end >= 0:
-                end = w_end
-        elif word.lower() in _PARTICLES and end >= 0:
-            pass
-        elif is_name_like(word) or text[w_end : w_end + 1] == "^":
-            end = w_end  # a word before a PN caret is a name part even when it is also a word
-        elif (
-            end >= 0
-            and after_initial
-            and single_gap
-            and word[:1].isupper()
-            and fold(word) not in stop_words()
-        ):
-            end = w_end  # "Francis P. Day": a capitalised word after a middle initial is a surname
-        else:
-            break
-        after_initial = len(word) == 1
-        tokens += 1
-        # Separator to the next word.
-        j = w_end
-        sep = ""
-        while j < n and text[j] in " \t^,":
-            sep += text[j]
-            j += 1
-        single_gap = sep == " "
-        if not sep or len(sep) > 3:
-            break
-        if "," in sep:
-            if not allow_comma or used_comma or sep.count(",") > 1:
-                break
-            nxt = NAME_TOKEN_RX.match(text, j)
-            if (
-                not nxt
-                or len(nxt.group()) < 2
-                or not is_name_like(nxt.group())
-                or _CREDENTIAL_RX.match(text, j)
-            ):
-                break
-            used_comma = True
-        i = j
-    if end < 0:
-        return None
-    return (start, end)
-
-
-def scan_name_backward(
-    text: str, end: int, *, max_tokens: int = 4, lenient_last: bool = False
-) -> tuple[int, int] | None:
-    """The span of a person name ending at `end` (before optional blanks/comma): up to
-    `max_tokens` name-like words (initials allowed inside), scanning leftwards. With
-    `lenient_last`, the word right before `end` may be an ordinary capitalised word when a
-    name-like word precedes it ("Erin Best, MD")."""
-    j = end
-    while j > 0 and text[j - 1] in " \t,":
-        j -= 1
-    stop = j
-    words = list(NAME_TOKEN_RX.finditer(text[max(0, j - 120) : j]))
-    offset = max(0, j - 120)
-    start = -1
-    count = 0
-    cursor = j
-    for m in reversed(words):
-        s, e = m.start() + offset, m.end() + offset
-        gap = text[e:cursor]
-        if cursor != j and (
-            len(gap) > 3 or not _stdre.fullmatch(r"[ \t^]*\.?[ \t^]*|,[ \t]?", gap)
-        ):
-            break
-        if cursor == j and gap.strip(". "):
-            break
-        word = m.group()
-        if len(word) == 1 and word.isupper():
-            # A middle initial at the end ("Doe, Ruth D") waits for a name word before it; one
-            # before the name words ("J. Doe") is part of the name.
-            if start >= 0:
-                start = s
-        elif word.lower() in _PARTICLES and start >= 0:
-            pass
-        elif is_name_like(word):
-            start = s
-        elif lenient_last and count == 0 and word[:1].isupper() and fold(word) not in stop_words():
-            pass  # a surname that is also a word; kept only if a name-like word precedes it
-        else:
-            break
-        count += 1
-        cursor = s
-        if count >= max_tokens:
-            break
-    if start < 0:
-        return None
-    return (start, stop)
-
 
 _TITLE = r"(?:Dr|Drs|Doctor|Mr|Mrs|Ms|Mss|Miss|Mx|Prof|Professor|Rev|Dame|Sir|Mme|Mlle)\b\.?"
 #: Titles in their usual spelling: the word after them is a surname even when it is also an
@@ -249,14 +126,9 @@ _BEFORE_CONTEXTS: tuple[tuple[str, str], ...] = (
     (r"(?i:\b(?:with|to|by|from|and|for|cc|via|thanks|thank\s+you)\s+)", "weak"),
     (r"(?i:\b(?:case\s+)?(?:reviewed|discussed|seen|staffed)\s+with\s+)", "strong"),
 )
-_CREDENTIAL = (
-    r"(?:M\.?D\.?|D\.?O\.?|R\.?N\.?|N\.?P\.?|P\.?A\.?-?C|Ph\.?D\.?|M\.?B\.?B\.?S\.?|FRCR|FRCPC|FACR|DNP|CRNA|APRN|"
-    r"PharmD|RT(?:\s?\(R\))?|RRT|RDMS|CNM|LPN|MSN|BSN|FNP|FNP-BC|AGNP|DPM|DDS|DMD|MPH|MS|MSc)"
-)
-_CREDENTIAL_RX = re.compile(_CREDENTIAL + r"(?![\w])")
 #: Context after a name: (pattern anchored at the text right after the name, kind "strong"/"weak").
 _AFTER_CONTEXTS: tuple[tuple[str, str], ...] = (
-    (rf",?\s*{_CREDENTIAL}(?![\w])", "strong"),
+    (rf",?\s*{CREDENTIAL}(?![\w])", "strong"),
     (
         (
             r"\s+(?:was|were|has\s+been|have\s+been|is|had\s+been)\s+(?:notified|informed|called|paged|contacted|"
@@ -287,7 +159,6 @@ _AFTER_CONTEXTS: tuple[tuple[str, str], ...] = (
         "weak",
     ),
 )
-_LOWER_WORD_RX = re.compile(r"\p{Ll}[\p{Ll}'\u2019]*(?:-\p{Ll}[\p{Ll}'\u2019]*)*")
 
 
 def _one_line(pattern: str) -> str:
@@ -309,39 +180,7 @@ def _one_line(pattern: str) -> str:
     return "".join(out)
 
 
-def followed_by_head_noun(text: str, end: int) -> bool:
-    """True when the word after `end` (skipping a possessive "'s" and one capital letter, as in
-    "Crohn's disease", "Kerley B lines", "Golden S sign") makes the words before it an eponym
-    or a named thing that is not a person."""
-    m = re.match(
-        r"(?:['\u2019]s?)?[ \t]+(?:\p{Lu}\.?[ \t]+)?(\p{L}[\p{L}\-]*)", text[end : end + 60]
-    )
-    return bool(m and is_head_noun(m.group(1)))
-
-
-def scan_lower_name(text: str, pos: int, *, max_tokens: int = 3) -> tuple[int, int] | None:
-    """A lower-case name at `pos` ("dr smith", "pt: doe, jane"): non-lexical lower-case words
-    separated by a blank or one comma."""
-    i = skip_blanks(text, pos)
-    start, end, tokens, used_comma = i, -1, 0, False
-    while tokens < max_tokens:
-        m = _LOWER_WORD_RX.match(text, i)
-        if not m or len(m.group()) < 2 or is_lexical(m.group()):
-            break
-        end = m.end()
-        tokens += 1
-        sep = re.match(r",?[ \t]", text[end : end + 2])
-        if not sep:
-            break
-        if "," in sep.group():
-            if used_comma:
-                break
-            used_comma = True
-        i = end + len(sep.group())
-    return (start, end) if end > 0 else None
-
-
-class PersonContextRecognizer(EntityRecognizer):
+class PersonContextRecognizer(Recognizer):
     """Person names next to a context: titles ("Dr.", "Mrs."), signatures ("signed by",
     "dictated by"), communication ("discussed with", "called to", "paged"), roles ("PCP:",
     "Technologist:"), relatives ("his daughter X"), credentials after the name ("X, MD"), and
@@ -355,9 +194,6 @@ class PersonContextRecognizer(EntityRecognizer):
         self._before = [(re.compile(_one_line(p)), kind) for p, kind in _BEFORE_CONTEXTS]
         self._after = [(re.compile(_one_line(p)), kind) for p, kind in _AFTER_CONTEXTS]
         super().__init__(supported_entities=[PERSON])
-
-    def load(self) -> None:
-        pass
 
     def _support(self, text: str, start: int, end: int) -> float:
         """How much the name model believes in the words of [start, end): the best word of a
@@ -434,7 +270,7 @@ def _candidate_ends(text: str) -> Iterator[int]:
             yield m.end()
 
 
-class NameModelRecognizer(EntityRecognizer):
+class NameModelRecognizer(Recognizer):
     """Names without any context: runs of capitalised, non-lexical words scored by the
     character n-gram model. Two or more words need a mean probability >= `multi_threshold`;
     one word alone needs `single_threshold` (higher at a sentence start); a line holding only
@@ -456,9 +292,6 @@ class NameModelRecognizer(EntityRecognizer):
         self._multi = multi_threshold
         self._initial = initial_threshold
         super().__init__(supported_entities=[PERSON])
-
-    def load(self) -> None:
-        pass
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -499,7 +332,7 @@ def _line_is_upper(line: str) -> bool:
     return len(letters) >= 4 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
-_SIGNATURE_TAIL = re.compile(r"[ \t]*(?:,?[ \t]*" + _CREDENTIAL + r")?[ \t.]*\r?\n?")
+_SIGNATURE_TAIL = re.compile(r"[ \t]*(?:,?[ \t]*" + CREDENTIAL + r")?[ \t.]*\r?\n?")
 _RUN_GAP = re.compile(r"[ \t]{1,2}|\^|,[ \t]?|[ \t]+\p{Lu}\.?[ \t]+")
 
 
@@ -538,8 +371,6 @@ def _capitalised_runs(text: str) -> Iterator[_Run]:
             last_end = e
         if current:
             rest = text[current[-1][1] : offset + len(line)]
-            alone = not line[: current[0][0] - offset].strip() and bool(
-                _SIGNATURE_TAIL.fullmatch(rest)
-            )
+            alone = not line[: current[0][0] - offset].strip() and bool(_SIGNATURE_TAIL.fullmatch(rest))
             yield _Run(tuple(current), sentence_start, alone and len(current) >= 2)
         offset += len(line)
