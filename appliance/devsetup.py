@@ -14,7 +14,6 @@ the certificates, and both clinicians' private keys are on the appliance.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from appliance.delivery.pki import create_dev_pki
@@ -27,6 +26,7 @@ from appliance.envelope import (
     save_signing_key,
     save_verify_key,
 )
+from common.keyfiles import write_private
 from deid.mapping import create_key_file
 
 CLINICIANS = ("dr-a", "dr-b")
@@ -39,13 +39,6 @@ class DevSetupError(Exception):
 
 def _toml_str(value: str | Path) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _write_secret(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
 
 
 def init_dev(
@@ -69,7 +62,7 @@ def init_dev(
     keys = directory / "keys"
     for name in ("deid.secret", "mapping.key"):
         (keys / name).unlink(missing_ok=True)
-    _write_secret(keys / "deid.secret", os.urandom(32).hex().encode() + b"\n")
+    write_private(keys / "deid.secret", os.urandom(32).hex().encode() + b"\n")
     create_key_file(keys / "mapping.key")
     signing = generate_signing_key()
     save_signing_key(keys / "appliance-signing.pem", signing)

@@ -87,7 +87,7 @@ def _read(path: Path, *, private: bool, allow_insecure_permissions: bool) -> byt
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+            kind = next((name for test, name in _KINDS if test(st.st_mode)), "a special file")
             raise KeyFileError(
                 f"key file {path} is {kind}, not a regular file; point the configuration at the key file"
             )
@@ -114,8 +114,8 @@ def _write(path: Path, data: bytes, mode: int) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
             os.fchmod(fh.fileno(), mode)  # exact mode, whatever the umask
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

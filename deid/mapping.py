@@ -14,11 +14,11 @@ import binascii
 import json
 import os
 import sqlite3
-import stat
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
 
+from common.keyfiles import read_private
 from common.sqlite import Database
 from deid.errors import KeyFileError, MappingStoreError, RecordDecryptionError
 
@@ -82,15 +82,7 @@ def load_key(path: str | os.PathLike[str]) -> bytes:
     KeyFileError otherwise. The key itself never appears in an error message.
     """
     p = Path(path)
-    try:
-        st = p.stat()
-    except OSError as exc:
-        raise KeyFileError(f"key file {p} cannot be read: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise KeyFileError(f"key file {p} is not a regular file")
-    if st.st_mode & 0o077:
-        raise KeyFileError(f"key file {p} is accessible by group or others (mode {st.st_mode & 0o777:o}); chmod 600")
-    data = p.read_bytes()
+    data = read_private(p)  # KeyFileError unless a regular file without group/other access
     if len(data) == KEY_BYTES:
         return data
     text = data.strip()

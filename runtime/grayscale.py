@@ -12,7 +12,7 @@ attributes come from):
 
 Where the attributes are missing, empty, malformed or ambiguous the two callers need different answers; a
 `Fallbacks` passed to steps 1 and 2 says which, and each caller's constant says why it chose so
-(`runtime.preprocess.MODEL_INPUT`, `deid.pixels.render.OCR`). Only `Fallbacks.strict` raises
+(`runtime.preprocess.MODEL_INPUT`, `deid.pixels.render.OCR_FALLBACKS`). Only `Fallbacks.strict` raises
 (`PreprocessError`); otherwise nothing here raises for a bad attribute, it is skipped and logged at debug
 level (no pixel or header values are logged).
 

@@ -31,7 +31,9 @@ _RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.B
 #: either, the 0.5 / 99.5 percentiles, so that a few saturated pixels (collimator edges, burned-in
 #: text) do not compress the anatomy. `display_image` also feeds the VOI LUT with the stored values
 #: rather than the modality output (PS3.4 N.2.1 chains them); the two differ only for an image with
-#: both a VOI LUT Sequence and a Modality LUT or non-identity rescale.
+#: both a VOI LUT Sequence and a Modality LUT or non-identity rescale. Not kept from pydicom: its untyped
+#: exceptions on malformed items (now PreprocessError), its index wrap-around for 8-bit VOI LUTs applied
+#: to values above 255 and its int16 overflow for signed pixels with a negative first Modality LUT input.
 MODEL_INPUT = Fallbacks(
     strict=True, lone_rescale=False, window_first=True, lut_full_scale=True, auto_percentiles=(0.5, 99.5)
 )
@@ -64,15 +66,15 @@ def display_image(ds: Dataset) -> np.ndarray:
     try:
         stored = ds.pixel_array
     except Exception as exc:
-        raise PreprocessError(f"cannot decode pixel data ({ds.file_meta.get('TransferSyntaxUID', '?')}): {exc}") from exc
+        raise PreprocessError(
+            f"cannot decode pixel data ({ds.file_meta.get('TransferSyntaxUID', '?')}): {exc}"
+        ) from exc
     if stored.ndim != 2:
         raise UnsupportedImage(f"expected a 2-D image, got shape {stored.shape}")
 
     big_endian = _big_endian(ds)
     values = modality_lut(stored, first_item(ds, "ModalityLUTSequence"), ds, MODEL_INPUT, big_endian=big_endian)
-    image = voi(
-        values, ds, first_item(ds, "VOILUTSequence"), MODEL_INPUT, lut_values=stored, big_endian=big_endian
-    )
+    image = voi(values, ds, first_item(ds, "VOILUTSequence"), MODEL_INPUT, lut_values=stored, big_endian=big_endian)
     return invert_monochrome1(image, photometric).astype(np.float32)
 
 

@@ -34,8 +34,19 @@ def test_the_appliance_imports_without_torch_or_training() -> None:
 
 def test_no_module_is_over_500_lines_without_a_reason() -> None:
     """A long module must say at its top why it stays long ("... over 500 lines because ...")."""
-    roots = ("common", "dicom_listener", "runtime", "deid", "appliance", "training", "export", "cli", "tools",
-             "bench", "tests")
+    roots = (
+        "common",
+        "dicom_listener",
+        "runtime",
+        "deid",
+        "appliance",
+        "training",
+        "export",
+        "cli",
+        "tools",
+        "bench",
+        "tests",
+    )
     long = []
     for root in roots:
         for path in sorted((REPO / root).rglob("*.py")):

@@ -93,7 +93,6 @@ class PixelResult:
     burned_in_not_found: bool = False
 
 
-
 class PixelCleaner:
     """Finds burned-in text and blacks it out; see the module docstring for the contract and
     `deid.pixels.detect.TextFinder` for the OCR passes on each frame. Each frame is scanned up to
@@ -142,9 +141,7 @@ class PixelCleaner:
         boxes: list[Box] = []
         kept = 0
         for frame in range(layout.frames):
-            frame_boxes, frame_kept = self._clean_frame(
-                out, layout, frame, view[frame], zones, keep_laterality_markers
-            )
+            frame_boxes, frame_kept = self._clean_frame(out, layout, frame, view[frame], zones, keep_laterality_markers)
             boxes.extend(frame_boxes)
             kept += frame_kept
 
@@ -152,7 +149,7 @@ class PixelCleaner:
         if reencode == RLELossless:
             try:
                 out.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
-            except Exception as exc:  # noqa: BLE001 - pydicom encoders raise many types
+            except Exception as exc:  # pydicom encoders raise many types
                 raise UnsafeToClean(f"RLE re-encoding failed ({type(exc).__name__})") from None
 
         ocr_boxes = [b for b in boxes if b.source == "ocr"]
@@ -210,10 +207,8 @@ class PixelCleaner:
         try:
             # RLE stays RLE, so its colour space must not change; lossy codecs go to RGB.
             ds.decompress(as_rgb=syntax != RLELossless, generate_instance_uid=False)
-        except Exception as exc:  # noqa: BLE001 - decoders raise RuntimeError, ValueError, OSError, ...
-            raise UnsafeToClean(
-                f"{syntax.name}: pixel data could not be decoded ({type(exc).__name__})"
-            ) from None
+        except Exception as exc:  # decoders raise RuntimeError, ValueError, OSError, ...
+            raise UnsafeToClean(f"{syntax.name}: pixel data could not be decoded ({type(exc).__name__})") from None
         if syntax == RLELossless:
             return RLELossless
         actions.append(f"transcoded {syntax.name} to Explicit VR Little Endian (only RLE is re-encoded)")
@@ -282,10 +277,7 @@ class PixelCleaner:
             found = self._finder.find(rendering)
             redact: list[tuple[int, int, int, int]] = []
             for word in found:
-                if (
-                    keep_markers
-                    and word.text.strip(_MARKER_PUNCTUATION).upper() in self.settings.laterality_markers
-                ):
+                if keep_markers and word.text.strip(_MARKER_PUNCTUATION).upper() in self.settings.laterality_markers:
                     if scan == 0:
                         kept.append(word.box)
                     continue
@@ -300,9 +292,7 @@ class PixelCleaner:
                 boxes.append(Box(frame, y0, x0, y1, x1, "ocr"))
         ocr = merge_boxes((b.y0, b.x0, b.y1, b.x1) for b in boxes if b.source == "ocr")
         # Several passes may read the same marker: count places, not reads.
-        return [b for b in boxes if b.source == "zone"] + [Box(frame, *b, "ocr") for b in ocr], len(
-            merge_boxes(kept)
-        )
+        return [b for b in boxes if b.source == "zone"] + [Box(frame, *b, "ocr") for b in ocr], len(merge_boxes(kept))
 
     def _pad(self, box: tuple[int, int, int, int], layout: Layout) -> tuple[int, int, int, int]:
         y0, x0, y1, x1 = box

@@ -96,9 +96,7 @@ class TextFinder:
         s = self.settings
 
         def strong(w: Word) -> bool:
-            return (
-                w.confidence >= s.layer_strong_confidence and w.alnum >= 3 and w.height >= s.min_text_height
-            )
+            return w.confidence >= s.layer_strong_confidence and w.alnum >= 3 and w.height >= s.min_text_height
 
         def glyphs(w: Word) -> bool:
             return w.height >= s.min_text_height and enclosed_glyphs(w.box, found) >= 2
@@ -107,9 +105,7 @@ class TextFinder:
         return [
             w
             for w in words
-            if w.alnum
-            and w.confidence >= s.layer_min_confidence
-            and (strong(w) or w.line in strong_lines or glyphs(w))
+            if w.alnum and w.confidence >= s.layer_min_confidence and (strong(w) or w.line in strong_lines or glyphs(w))
         ]
 
     def _layers(self, brightness: np.ndarray) -> list[np.ndarray]:

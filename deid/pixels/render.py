@@ -3,7 +3,7 @@
 Contract of `render(ds, layout, frame, words)`:
 
 * Monochrome: the frame's grey levels go through `runtime.grayscale` (the pipeline the model input
-  uses too) with the `OCR` fallbacks: Modality LUT or rescale (the frame's Pixel Value Transformation
+  uses too) with the `OCR_FALLBACKS`: Modality LUT or rescale (the frame's Pixel Value Transformation
   functional group first, then the dataset), then the frame's Frame VOI LUT window, or else the
   dataset's VOI LUT Sequence or window, else the frame's range; MONOCHROME1 inverted.
   `brightness` is the unwindowed presentation value (modality output, negated for MONOCHROME1), and
@@ -30,7 +30,9 @@ from runtime.grayscale import Fallbacks, first_item, invert_monochrome1, modalit
 #: applies. The VOI LUT Sequence wins over a window (as before the pipeline was shared) and is scaled by
 #: its largest entry, since descriptors often overstate the bit depth. Without a VOI transform the frame's
 #: minimum to maximum, so that text burned just inside a percentile tail keeps its contrast.
-OCR = Fallbacks(strict=False, lone_rescale=True, window_first=False, lut_full_scale=False, auto_percentiles=None)
+OCR_FALLBACKS = Fallbacks(
+    strict=False, lone_rescale=True, window_first=False, lut_full_scale=False, auto_percentiles=None
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def render(ds: Dataset, layout: Layout, frame: int, words: np.ndarray) -> Render
     grey = values[..., 0]
     rescale_item = functional_item(ds, frame, "PixelValueTransformationSequence") or ds
     presentation = modality_lut(
-        grey, first_item(ds, "ModalityLUTSequence"), rescale_item, OCR, big_endian=layout.big_endian
+        grey, first_item(ds, "ModalityLUTSequence"), rescale_item, OCR_FALLBACKS, big_endian=layout.big_endian
     )
     brightness = -presentation if layout.photometric == "MONOCHROME1" else presentation
     darkest = np.unravel_index(int(np.argmin(brightness)), brightness.shape)
@@ -83,8 +85,8 @@ def render(ds: Dataset, layout: Layout, frame: int, words: np.ndarray) -> Render
     # A frame's own window replaces the dataset's VOI module, LUT included.
     window_item = functional_item(ds, frame, "FrameVOILUTSequence") or ds
     lut_item = first_item(ds, "VOILUTSequence") if window_item is ds else None
-    display = voi(presentation, window_item, lut_item, OCR, big_endian=layout.big_endian)
+    display = voi(presentation, window_item, lut_item, OCR_FALLBACKS, big_endian=layout.big_endian)
     return Rendering(invert_monochrome1(display, layout.photometric), brightness, black)
 
 
-__all__ = ["OCR", "Rendering", "functional_item", "render"]
+__all__ = ["OCR_FALLBACKS", "Rendering", "functional_item", "render"]

@@ -16,10 +16,10 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from deid.options import DeidOptions
-from deid.pixels.cleaner import PixelCleaner, boxes_mask
+from deid.pixels import PixelCleaner, boxes_mask
 from deid.testing import PLANTED_UID_ROOT, SECRET, TOKEN
 from deid.tool import DeidTool
-from tests.deid.pixel_fixtures import (
+from tests.deid.pixels.fixtures import (
     Text,
     burn,
     leaked,

@@ -1,7 +1,7 @@
 """Synthetic images with burned-in text for the pixel-cleaning tests: a CR-like chest (soft
 tissue, two lungs, ribs, detector noise), text drawn with DejaVu (Debian fonts-dejavu-core) or
 Pillow's scalable default font, and DICOM datasets around them. Plus an OCR reader that shares
-no code with deid.pixels.cleaner, to check the cleaned output independently."""
+no code with deid.pixels, to check the cleaned output independently, and the planted PHI."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from deid.pixels import Box, boxes_mask
 
 TESSERACT = shutil.which("tesseract")
 needs_tesseract = pytest.mark.skipif(
@@ -167,3 +169,21 @@ def ocr_words(values: np.ndarray) -> set[str]:
 def leaked(tokens: Iterable[str], words: set[str]) -> set[str]:
     """Tokens read back: a word containing the token, or a read of 4+ characters inside it."""
     return {t for t in tokens if any(t in w or (len(w) >= 4 and w in t) for w in words)}
+
+
+PHI_TOKENS = ["DOE^JOHN", "JOHN", "12345678", "01/02/1960", "1960", "MARY", "HOSP"]
+CORNER_TEXT = [
+    Text(8, 8, "DOE^JOHN 12345678"),
+    Text(8, 28, "01/02/1960"),
+    Text(330, 486, "ST MARY HOSP"),
+]
+
+
+def assert_outside_identical(before: np.ndarray, result_ds: Dataset, boxes: tuple[Box, ...]) -> np.ndarray:
+    """Asserts that every stored value outside `boxes` equals `before` (frames, rows, columns);
+    returns the stored values after cleaning."""
+    after = stored_values(result_ds)
+    inside = boxes_mask(boxes, *before.shape)
+    assert after.shape == before.shape
+    assert np.array_equal(after[~inside], before[~inside]), "a pixel outside the boxes changed"
+    return after
