@@ -26,6 +26,7 @@ from appliance.envelope import (
     save_signing_key,
     save_verify_key,
 )
+from common.errors import ExitCode, SecureMedError
 from common.keyfiles import write_private
 from deid.mapping import create_key_file
 
@@ -33,8 +34,10 @@ CLINICIANS = ("dr-a", "dr-b")
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "demo-cxr"
 
 
-class DevSetupError(Exception):
-    pass
+class DevSetupError(SecureMedError):
+    """The dev installation cannot be written (it exists and --force was not given): exit 64."""
+
+    exit_code = ExitCode.USAGE
 
 
 def _toml_str(value: str | Path) -> str:

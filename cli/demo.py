@@ -21,10 +21,11 @@ import time
 from pathlib import Path
 
 from appliance.devsetup import DEFAULT_BUNDLE
+from common.errors import SecureMedError
 
 
-class DemoError(Exception):
-    pass
+class DemoError(SecureMedError):
+    """A step of the demo did not do what it should (exit 70)."""
 
 
 def _securemed(*args: str) -> list[str]:
