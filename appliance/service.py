@@ -92,7 +92,8 @@ class Appliance:
 
     def start(self) -> Ports:
         cfg = self.config
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.state_dir.chmod(0o700)  # job, spool and mapping stores hold original UIDs
         self.jobs = JobStore(self.state_dir / "jobs.sqlite3")
         self.envelopes = envelopes = EnvelopeStore(self.state_dir / "envelopes.sqlite3")
         self._mapping = mapping = MappingStore.open(
@@ -165,6 +166,7 @@ class Appliance:
         path = self.state_dir / "ports.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"dicom": self.ports.dicom, "grpc": self.ports.grpc}))
+        tmp.chmod(0o600)  # every state file is the service user's alone
         tmp.replace(path)
 
     # ---- the dispatcher: spool -> job queue -----------------------------------------------------
@@ -193,7 +195,13 @@ class Appliance:
                     except SpoolError as exc:
                         log.debug("study %s not claimed: %s", ready.study_uid, type(exc).__name__)
                         continue
-                    job_id = self.jobs.enqueue(claimed.study_uid, list(claimed.paths), claimed.calling_aet)
+                    try:
+                        job_id = self.jobs.enqueue(claimed.study_uid, list(claimed.paths), claimed.calling_aet)
+                    except Exception:
+                        # E.g. the job database's disk is full: give the study back, so that a later cycle
+                        # claims it again instead of leaving it in claimed/ unseen until a restart.
+                        self.spool.release(claimed.study_uid)
+                        raise
                     log.info(
                         "study %s: %d instances from %s queued as job %s",
                         claimed.study_uid,
@@ -207,13 +215,31 @@ class Appliance:
     # ---- the workers: job queue -> pipeline -----------------------------------------------------
 
     def _work_loop(self) -> None:
+        """Claim and process jobs until stopped. A failure outside the pipeline (the job store or the
+        spool refusing a write, e.g. a full disk) must not end the worker: the job goes back to the
+        queue and the worker waits before it claims again, so the pipeline recovers when space returns."""
         assert self.jobs is not None
         while not self._stopping.is_set():
-            record = self.jobs.claim_next()
-            if record is None:
-                self._stopping.wait(self.poll_interval)
-                continue
-            self.process(record)
+            record = None
+            try:
+                record = self.jobs.claim_next()
+                if record is None:
+                    self._stopping.wait(self.poll_interval)
+                    continue
+                self.process(record)
+            except Exception as exc:
+                log.error(
+                    "job %s: %s while recording its outcome; queued again",
+                    record.job_id if record else "-",
+                    type(exc).__name__,
+                )
+                log.debug("traceback", exc_info=True)
+                if record is not None:
+                    try:
+                        self.jobs.release(record.job_id)
+                    except Exception:
+                        log.error("job %s: could not be queued again; the next start re-queues it", record.job_id)
+                self._stopping.wait(max(1.0, 10 * self.poll_interval))
 
     def process(self, record: JobRecord) -> Outcome | None:
         """Run one claimed job to its outcome; None if the service stopped before its report was made
@@ -248,12 +274,17 @@ class Appliance:
         """Remove a finished batch from the spool; a failed batch is kept under failed/ first."""
         assert self.spool is not None
         if record.state == Outcome.FAILED.value:
+            # The copies hold patient data in clear: folders 0700, files 0600, like the spool.
+            (self.state_dir / "failed").mkdir(mode=0o700, exist_ok=True)
             keep = self.state_dir / "failed" / record.job_id
-            keep.mkdir(parents=True, exist_ok=True)
+            keep.mkdir(mode=0o700, exist_ok=True)
             for f in record.files:
                 if f.exists():
-                    shutil.copy2(f, keep / f.name)
-            (keep / "reason.json").write_text(json.dumps({"stage": record.stage, "reason": record.reason}))
+                    shutil.copyfile(f, keep / f.name)
+                    (keep / f.name).chmod(0o600)
+            reason = keep / "reason.json"
+            reason.write_text(json.dumps({"stage": record.stage, "reason": record.reason}))
+            reason.chmod(0o600)
         try:
             self.spool.complete(record.study_uid)
         except SpoolError as exc:

@@ -128,7 +128,8 @@ class PixelCleaner:
         layout = Layout.of(out, big_endian=syntax == ExplicitVRBigEndian)
         if layout.frames > self.settings.max_frames:
             raise UnsafeToClean(f"{layout.frames} frames exceed max_frames={self.settings.max_frames}")
-        flat, view, tail = read_words(bytes(out.PixelData), layout)
+        # A zero-length Pixel Data element reads as None: refused below as shorter than declared.
+        flat, view, tail = read_words(bytes(out.PixelData or b""), layout)
 
         if layout.bits_allocated > layout.bits_stored:
             canonical = canonical_words(flat, layout)

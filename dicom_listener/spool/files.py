@@ -25,8 +25,9 @@ from dicom_listener.errors import SpoolWriteError
 from dicom_listener.identity import is_valid_uid
 
 SUFFIX = ".dcm"
-DIR_MODE = 0o750
-FILE_MODE = 0o640
+# The spool holds patient data in clear: only the service user may read it.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 
 def encode_file_meta(file_meta: FileMetaDataset) -> bytes:

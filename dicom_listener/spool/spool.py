@@ -83,6 +83,7 @@ class Spool:
         try:
             for folder in (self.root, self.incoming, self.claimed, self.quarantine_dir, self._tmp_root):
                 folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                folder.chmod(DIR_MODE)  # also narrows a spool made by an older, laxer version
             fsync_dir(self.root)
             self._lock_fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._index = SpoolIndex(self.root / INDEX_FILE)

@@ -229,3 +229,114 @@ def test_a_job_waiting_for_generation_at_stop_is_queued_again_and_delivered_afte
         assert (record.state, record.attempts, record.study_uid) == ("delivered", 2, str(ds.StudyInstanceUID))
     finally:
         again.stop(grace=2)
+
+
+def test_a_failed_study_is_kept_privately_and_every_state_file_is_the_service_users(tmp_path: Path) -> None:
+    """A study the model cannot read fails with its reason; its copy under failed/ and every file in the
+    state directory (spool, stores, WAL files, ports) are readable by the service user only."""
+    import stat
+
+    from appliance.config import load_config
+    from appliance.devsetup import init_dev
+    from appliance.service import Appliance
+    from training.phantoms import make_phantom
+
+    config_path = init_dev(tmp_path / "dev", dicom_port=0, grpc_port=0, bundle=DEMO_BUNDLE, quiet_period_s=0.2)
+    config_path.write_text(_dev_config(config_path.read_text(), threads=1, batch_window_ms=0))
+    appliance = Appliance(load_config(config_path), poll_interval=0.05)
+    ports = appliance.start()
+    ds = make_phantom(301).dataset
+    ds.PixelData = ds.PixelData[:100]  # the header promises far more
+    try:
+        _send(ports.dicom, [ds])
+        deadline = time.monotonic() + 30
+        assert appliance.jobs is not None
+        while not (records := appliance.jobs.all()) or records[0].state not in TERMINAL:
+            assert time.monotonic() < deadline, records
+            time.sleep(0.05)
+        (record,) = records
+        assert (record.state, record.stage) == ("failed", "generate"), record
+        assert record.reason.startswith("image not readable by the model")
+        state = tmp_path / "dev" / "state"
+        kept = state / "failed" / record.job_id
+        assert sorted(p.name for p in kept.iterdir()) == sorted([f"{ds.SOPInstanceUID}.dcm", "reason.json"])
+        loose = {
+            str(p.relative_to(state)): oct(stat.S_IMODE(p.stat().st_mode))
+            for p in [state, *state.rglob("*")]
+            if stat.S_IMODE(p.stat().st_mode) & 0o077
+        }
+        assert loose == {}
+    finally:
+        appliance.stop(grace=2)
+
+
+def test_a_worker_survives_a_store_failure_and_the_job_is_delivered_once_it_clears(tmp_path: Path) -> None:
+    """The job store refusing the outcome (as with a full disk) re-queues the job; the worker lives on."""
+    import sqlite3 as sqlite
+
+    from appliance.config import load_config
+    from appliance.devsetup import init_dev
+    from appliance.service import Appliance
+    from training.phantoms import make_phantom
+
+    config_path = init_dev(tmp_path / "dev", dicom_port=0, grpc_port=0, bundle=DEMO_BUNDLE, quiet_period_s=0.2)
+    config_path.write_text(_dev_config(config_path.read_text(), threads=1, batch_window_ms=0, workers=1))
+    appliance = Appliance(load_config(config_path), poll_interval=0.05)
+    ports = appliance.start()
+    assert appliance.jobs is not None
+    real_finish = appliance.jobs.finish
+    calls = []
+
+    def full_disk_once(*args: object, **kwargs: object) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            raise sqlite.OperationalError("database or disk is full")
+        real_finish(*args, **kwargs)  # type: ignore[arg-type]
+
+    appliance.jobs.finish = full_disk_once  # type: ignore[method-assign]
+    try:
+        _send(ports.dicom, [make_phantom(302).dataset])
+        deadline = time.monotonic() + 30
+        while not (records := appliance.jobs.all()) or records[0].state not in TERMINAL:
+            assert time.monotonic() < deadline, records
+            time.sleep(0.05)
+        (record,) = records
+        assert record.state == "delivered" and record.attempts == 2 and len(calls) == 2
+        assert all(t.is_alive() for t in appliance._threads)
+    finally:
+        appliance.stop(grace=2)
+
+
+def test_a_study_the_queue_refused_is_claimed_again_and_delivered(tmp_path: Path) -> None:
+    """The job store refusing a new job (as with a full disk) gives the study back to the spool."""
+    import sqlite3 as sqlite
+
+    from appliance.config import load_config
+    from appliance.devsetup import init_dev
+    from appliance.service import Appliance
+    from training.phantoms import make_phantom
+
+    config_path = init_dev(tmp_path / "dev", dicom_port=0, grpc_port=0, bundle=DEMO_BUNDLE, quiet_period_s=0.2)
+    config_path.write_text(_dev_config(config_path.read_text(), threads=1, batch_window_ms=0, workers=1))
+    appliance = Appliance(load_config(config_path), poll_interval=0.05)
+    ports = appliance.start()
+    assert appliance.jobs is not None
+    real_enqueue = appliance.jobs.enqueue
+    calls = []
+
+    def full_disk_once(*args: object, **kwargs: object) -> str | None:
+        calls.append(args)
+        if len(calls) == 1:
+            raise sqlite.OperationalError("database or disk is full")
+        return real_enqueue(*args, **kwargs)  # type: ignore[arg-type]
+
+    appliance.jobs.enqueue = full_disk_once  # type: ignore[method-assign]
+    try:
+        _send(ports.dicom, [make_phantom(303).dataset])
+        deadline = time.monotonic() + 30
+        while not (records := appliance.jobs.all()) or records[0].state not in TERMINAL:
+            assert time.monotonic() < deadline, (records, calls)
+            time.sleep(0.05)
+        assert [r.state for r in records] == ["delivered"] and len(calls) == 2
+    finally:
+        appliance.stop(grace=2)

@@ -123,3 +123,18 @@ def test_runner_refuses_an_undeclared_write(stages: list[Stage]) -> None:
 
     with pytest.raises(ContractViolation, match="sneaky changed study_pseudonym"):
         run_stage(Sneaky(), Job(job_id="j", study_uid="1.2", files=(Path("x.dcm"),)))
+
+
+def test_zero_length_pixel_data_is_withheld_with_its_reason(tmp_path: Path) -> None:
+    """Not an internal error: the pixel cleaner refuses it, and the study is withheld saying why."""
+    from training.phantoms import make_phantom
+
+    ds = make_phantom(12).dataset
+    ds.PixelData = b""
+    path = tmp_path / "empty.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    tool = DeidTool(DeidOptions(clean_pixel_data=True), b"s" * 32)
+    job = Job(job_id="j", study_uid=str(ds.StudyInstanceUID), files=(path,))
+    result = run_pipeline([LoadStage(), ClassifyStage(), AnonymizeStage(tool)], job)
+    assert (result.outcome, result.stage) == (Outcome.WITHHELD, "anonymize")
+    assert result.reason == "unsafe to de-identify: Pixel Data is shorter than the Image Pixel module declares"

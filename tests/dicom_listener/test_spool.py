@@ -69,6 +69,17 @@ def test_store_writes_part10_file_with_received_bytes(spool: Spool) -> None:
     assert stored.PixelData == ds.PixelData
     assert spool.contains(ds.SOPInstanceUID)
     assert _leftover_temp_files(spool.root) == []
+    assert stat.S_IMODE(expected.stat().st_mode) == 0o600
+    assert {stat.S_IMODE(d.stat().st_mode) for d in (spool.root, expected.parent, spool.root / "incoming")} == {0o700}
+
+
+def test_a_laxer_spool_is_narrowed_when_opened(tmp_path: Path) -> None:
+    for name in ("", "incoming", "claimed", "quarantine", "tmp"):
+        (tmp_path / "s" / name).mkdir(mode=0o755, parents=True, exist_ok=True)
+        (tmp_path / "s" / name).chmod(0o755)
+    with Spool(tmp_path / "s", quiet_period_s=0):
+        modes = {stat.S_IMODE((tmp_path / "s" / n).stat().st_mode) for n in ("", "incoming", "claimed", "quarantine")}
+    assert modes == {0o700}
 
 
 def test_index_files_are_private_and_in_wal_mode(spool: Spool) -> None:
@@ -348,3 +359,6 @@ def test_quarantine_keeps_payload_and_reason_without_patient_data(spool: Spool) 
     assert reason["received_at_utc"] == "2023-11-14T22:13:20Z"
     assert "Synthetic" not in reason_file.read_text()
     assert _leftover_temp_files(spool.root) == []
+    # Quarantined bytes are patient data in clear: only the service user may read them.
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(reason_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

@@ -151,6 +151,10 @@ def _no_transfer_syntax(ds: Dataset) -> None:
     del ds.file_meta.TransferSyntaxUID
 
 
+def _zero_length_pixel_data(ds: Dataset) -> None:
+    ds.PixelData = None  # what pydicom reads for a zero-length element
+
+
 def _too_many_frames(ds: Dataset) -> None:
     ds.NumberOfFrames = 65
     ds.PixelData = ds.PixelData * 65
@@ -164,6 +168,7 @@ def _too_many_frames(ds: Dataset) -> None:
         _float_pixels,
         _odd_high_bit,
         _short_pixel_data,
+        _zero_length_pixel_data,
         _no_transfer_syntax,
         _too_many_frames,
     ],
