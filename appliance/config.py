@@ -33,11 +33,20 @@ def _port_problems(key: str, value: int) -> list[str]:
 
 @dataclass(frozen=True)
 class DicomConfig:
+    """`[dicom]`: the listener. max_associations: concurrent associations (more are rejected at
+    association, transient); acse/dimse/network timeouts drop stalled or trickling peers; max_pdu: the
+    PDU size announced (0: unlimited). Defaults and rules are the listener's (ListenerSettings)."""
+
     ae_title: str = "SECUREMED"
     bind: str = "0.0.0.0"
     port: int = 11112
     allowed_calling_aets: tuple[str, ...] = ()
     quiet_period_s: float = 10.0
+    max_associations: int = 10
+    max_pdu: int = 131072
+    acse_timeout_s: float = 30.0
+    dimse_timeout_s: float = 60.0
+    network_timeout_s: float = 60.0
     tls: TLSFiles | None = None
 
     def validate(self, prefix: str) -> list[str]:
@@ -65,6 +74,11 @@ class DicomConfig:
         """The listener's settings for this table (ListenerConfigError if the listener refuses them)."""
         aets = self.allowed_calling_aets if allowed_calling_aets is None else allowed_calling_aets
         return ListenerSettings(
+            max_associations=self.max_associations,
+            max_pdu=self.max_pdu,
+            acse_timeout_s=self.acse_timeout_s,
+            dimse_timeout_s=self.dimse_timeout_s,
+            network_timeout_s=self.network_timeout_s,
             ae_title=self.ae_title,
             allowed_calling_aets=frozenset(aets),
             spool_dir=spool_dir,

@@ -275,3 +275,32 @@ def test_provider_lists_are_accepted_iff_known_and_distinct(providers: list[str]
         with pytest.raises(ConfigError) as info:
             parse_config(raw)
         assert all(p.startswith("model.providers[") for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("max_associations", 0, "dicom.max_associations: must be >= 1"),
+        ("max_pdu", 100, "dicom.max_pdu: must be 0 (unlimited) or >= 4096"),
+        ("dimse_timeout_s", 0, "dicom.dimse_timeout_s: must be > 0"),
+        ("network_timeout_s", -1.0, "dicom.network_timeout_s: must be a finite number >= 0"),
+        ("quiet_period_s", -1.0, "dicom.quiet_period_s: must be a finite number >= 0"),
+    ],
+)
+def test_listener_limits_are_checked_by_the_listeners_rules(key: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(mutate(f"dicom.{key}", value))
+    assert any(p.startswith(message) for p in info.value.problems), info.value.problems
+
+
+def test_listener_limits_reach_the_listener_and_default_to_its_own(tmp_path: Path) -> None:
+    from dicom_listener import ListenerSettings
+
+    defaults = parse_config(BASE).dicom.listener_settings(tmp_path)
+    plain = ListenerSettings(ae_title="SECUREMED", allowed_calling_aets=frozenset({"DEVPACS"}), spool_dir=tmp_path)
+    assert dataclasses.replace(defaults, quiet_period_s=plain.quiet_period_s) == plain
+    raw = mutate("dicom.max_associations", 3)
+    raw["dicom"].update(network_timeout_s=5.0, dimse_timeout_s=7.0, acse_timeout_s=2.0, max_pdu=0)
+    settings = parse_config(raw).dicom.listener_settings(tmp_path)
+    assert (settings.max_associations, settings.network_timeout_s, settings.dimse_timeout_s) == (3, 5.0, 7.0)
+    assert (settings.acse_timeout_s, settings.max_pdu) == (2.0, 0)
