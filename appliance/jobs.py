@@ -118,6 +118,26 @@ class JobStore:
     def for_study(self, study_uid: str) -> list[JobRecord]:
         return self._rows(f"SELECT {self._COLUMNS} FROM jobs WHERE study_uid = ? ORDER BY created_at", (study_uid,))
 
+    def fail_poisoned(self, max_attempts: int) -> list[str]:
+        """After a crash: a job left `running` that has been claimed `max_attempts` times fails, with
+        the reason, instead of being re-queued (an instance that kills the service at every attempt,
+        e.g. a decoder bomb, must not turn `Restart=on-failure` into a permanent outage). Call before
+        `recover`. Returns the failed job ids."""
+        with self._db.transaction() as db:
+            rows = db.execute(
+                "SELECT job_id, attempts FROM jobs WHERE state = 'running' AND attempts >= ?", (max_attempts,)
+            ).fetchall()
+            for job_id, attempts in rows:
+                db.execute(
+                    "UPDATE jobs SET state = 'failed', stage = 'recovery', reason = ?, updated_at = ? WHERE job_id = ?",
+                    (
+                        f"poison: the service stopped abnormally during each of its {attempts} attempts",
+                        time.time(),
+                        job_id,
+                    ),
+                )
+        return [row[0] for row in rows]
+
     def recover(self) -> int:
         """After a crash: jobs left `running` go back to `queued`. Returns how many."""
         cur = self._tx("UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'", (time.time(),))

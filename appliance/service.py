@@ -59,6 +59,10 @@ from runtime.generator import ReportGenerator
 
 log = logging.getLogger("securemed.service")
 
+#: A job claimed this many times whose every attempt ended with the service dying (found `running` at
+#: start-up) fails instead of being re-queued: one poisonous study must not keep the service down.
+MAX_ATTEMPTS = 3
+
 
 @dataclass(frozen=True)
 class Ports:
@@ -173,6 +177,8 @@ class Appliance:
 
     def _recover(self) -> None:
         assert self.jobs is not None and self.spool is not None
+        for job_id in self.jobs.fail_poisoned(MAX_ATTEMPTS):
+            log.error("job %s failed: the service stopped during each of its %d attempts", job_id, MAX_ATTEMPTS)
         requeued = self.jobs.recover()
         adopted = 0
         for claimed in self.spool.claimed_studies():

@@ -340,3 +340,20 @@ def test_a_study_the_queue_refused_is_claimed_again_and_delivered(tmp_path: Path
         assert [r.state for r in records] == ["delivered"] and len(calls) == 2
     finally:
         appliance.stop(grace=2)
+
+
+def test_a_job_that_killed_the_service_at_every_attempt_fails_as_poison(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    poison = store.enqueue("1.2.3", [Path("a/1.2.3.1.dcm")])
+    healthy = store.enqueue("1.2.4", [Path("a/1.2.4.1.dcm")])
+    for crash in range(3):  # claimed, then the process dies (nothing finishes it), then a restart
+        assert store.claim_next().job_id == poison
+        if crash == 2:
+            assert store.claim_next().job_id == healthy  # one crashed attempt only
+        assert store.fail_poisoned(3) == ([poison] if crash == 2 else [])
+        store.recover()
+    record = store.get(poison)
+    assert (record.state, record.stage, record.attempts) == ("failed", "recovery", 3)
+    assert record.reason == "poison: the service stopped abnormally during each of its 3 attempts"
+    assert store.get(healthy).state == "queued"  # re-queued as before
+    store.close()
