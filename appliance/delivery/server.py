@@ -117,10 +117,20 @@ class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
     """The securemed.v1.ReportDelivery RPCs over an `EnvelopeStore`."""
 
     def __init__(
-        self, store: EnvelopeStore, *, max_watchers: int, stopping: threading.Event, watch_wait: float = 1.0
+        self,
+        store: EnvelopeStore,
+        *,
+        max_watchers: int,
+        stopping: threading.Event,
+        watch_wait: float = 1.0,
+        max_watchers_per_clinician: int = 2,
     ) -> None:
         self._store = store
         self._watch_slots = threading.BoundedSemaphore(max_watchers)
+        # Per clinician too, so that one clinician's streams never take every slot from the others.
+        self._per_clinician = max_watchers_per_clinician
+        self._watching: dict[str, int] = {}
+        self._watching_lock = threading.Lock()
         self._stopping = stopping
         self._watch_wait = watch_wait
 
@@ -196,7 +206,14 @@ class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
 
     def WatchReports(self, request: pb.WatchReportsRequest, context: grpc.ServicerContext) -> Iterator[pb.Envelope]:
         clinician = self._caller(context)
+        with self._watching_lock:
+            mine = self._watching.get(clinician, 0)
+            if mine < self._per_clinician:
+                self._watching[clinician] = mine + 1
+        if mine >= self._per_clinician:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent watches for this clinician")
         if not self._watch_slots.acquire(blocking=False):
+            self._unwatch(clinician)
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent watches")
         try:
             context.add_callback(self._store.wake_waiters)  # end promptly on cancel
@@ -218,7 +235,14 @@ class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
                 self._unavailable(context, exc)
         finally:
             self._watch_slots.release()
+            self._unwatch(clinician)
             _log.info("%s stopped watching", clinician)
+
+    def _unwatch(self, clinician: str) -> None:
+        with self._watching_lock:
+            left = self._watching.pop(clinician) - 1
+            if left:
+                self._watching[clinician] = left
 
 
 class DeliveryServer(grpc.Server):
@@ -312,6 +336,7 @@ def create_server(
     require_handshake_refusal: bool = True,
     max_workers: int = 8,
     max_watchers: int | None = None,
+    max_watchers_per_clinician: int = 2,
     watch_wait: float = 1.0,
 ) -> tuple[DeliveryServer, int]:
     """Bind the delivery server on `address` (``host:port``; port 0 = any free port).
@@ -322,7 +347,8 @@ def create_server(
     False keeps serving with only the per-RPC TLS 1.3 check (for processes that cannot control when
     grpc is imported). `max_watchers`
     (default ``max_workers - 2``, at least 1) caps concurrent WatchReports
-    streams so unary RPCs keep worker threads. Raises `ServerSetupError` if
+    streams so unary RPCs keep worker threads; `max_watchers_per_clinician` caps each clinician's
+    share of them, so one clinician's streams never refuse another's. Raises `ServerSetupError` if
     the TLS files are unusable or the address cannot be bound.
     """
     if max_workers < 2:
@@ -336,7 +362,14 @@ def create_server(
         options=[("grpc.so_reuseport", 0)],
     )
     pb_grpc.add_ReportDeliveryServicer_to_server(
-        ReportDeliveryServicer(store, max_watchers=watchers, stopping=stopping, watch_wait=watch_wait), server
+        ReportDeliveryServicer(
+            store,
+            max_watchers=watchers,
+            stopping=stopping,
+            watch_wait=watch_wait,
+            max_watchers_per_clinician=max_watchers_per_clinician,
+        ),
+        server,
     )
     # Blocking Watch: the TLS interceptor wraps handlers, which drops the
     # non-blocking marker anyway; health Watch streams use a worker each.

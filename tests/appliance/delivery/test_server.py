@@ -212,6 +212,41 @@ def test_concurrent_watches_are_capped(served, pki, keys):
         second.close()
 
 
+def test_one_clinicians_watches_never_take_anothers_slot(pki, keys, store, make_envelope):
+    server, port = create_server(
+        "127.0.0.1:0",
+        store,
+        TLSFiles(pki.server_cert, pki.server_key, pki.ca_cert),
+        max_workers=6,
+        max_watchers=3,
+        max_watchers_per_clinician=1,
+        watch_wait=0.2,
+    )
+    server.start()
+    try:
+        with client(pki, keys, "dr-a", port) as dr_a, client(pki, keys, "dr-b", port) as dr_b:
+            first = dr_a.watch(include_unacked=False)
+            threading.Thread(target=lambda: _drain(first), daemon=True).start()
+            time.sleep(0.5)
+            with pytest.raises(RemoteError) as info:
+                next(dr_a.watch(include_unacked=False))
+            assert info.value.code == "RESOURCE_EXHAUSTED"
+            payload, envelope = make_envelope("dr-b")
+            store.put(envelope)
+            stream = dr_b.watch(include_unacked=True)
+            assert next(stream).report_id == payload.report_id  # dr-b still gets a slot
+            stream.close()
+            first.close()
+            time.sleep(0.5)
+            again = dr_a.watch(include_unacked=True)  # dr-a's slot came back when the stream ended
+            payload_a, envelope_a = make_envelope("dr-a")
+            store.put(envelope_a)
+            assert next(again).report_id == payload_a.report_id
+            again.close()
+    finally:
+        server.stop(0).wait(5)
+
+
 def _drain(stream):
     try:
         for _ in stream:
