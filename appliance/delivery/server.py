@@ -60,6 +60,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 # Keeps a ListReports answer under gRPC's default 4 MiB receive limit.
 MAX_PAGE_BYTES = 3 * 1024 * 1024
+MAX_REQUEST_BYTES = 16 * 1024  # larger requests are refused with RESOURCE_EXHAUSTED before any handler
 
 _log = logging.getLogger(__name__)
 
@@ -359,7 +360,17 @@ def create_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="delivery"),
         interceptors=[tlspolicy.RequireTLS13Interceptor()],
-        options=[("grpc.so_reuseport", 0)],
+        options=[
+            ("grpc.so_reuseport", 0),
+            # Requests carry ids and page tokens only; answers at most one page of envelopes.
+            ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+            ("grpc.max_send_message_length", MAX_PAGE_BYTES + 64 * 1024),
+            # Keep-alive enforcement: a client pinging more often than this is sent GOAWAY, and a
+            # connection idle (no RPC) this long is closed, so vanished clients do not hold sockets.
+            ("grpc.http2.min_ping_interval_without_data_ms", 60_000),
+            ("grpc.keepalive_permit_without_calls", 0),
+            ("grpc.max_connection_idle_ms", 15 * 60_000),
+        ],
     )
     pb_grpc.add_ReportDeliveryServicer_to_server(
         ReportDeliveryServicer(

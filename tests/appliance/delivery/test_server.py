@@ -247,6 +247,15 @@ def test_one_clinicians_watches_never_take_anothers_slot(pki, keys, store, make_
         server.stop(0).wait(5)
 
 
+def test_an_oversized_request_is_refused_before_any_handler(served, pki, keys):
+    _, port = served
+    with client(pki, keys, "dr-a", port) as dr_a:
+        with pytest.raises(RemoteError) as info:
+            dr_a.get("r" * (64 * 1024))
+        assert info.value.code == "RESOURCE_EXHAUSTED"
+        assert dr_a.list() == []  # the connection and the service are still fine
+
+
 def _drain(stream):
     try:
         for _ in stream:
