@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from common.aetitle import ae_title_problem
 from common.config import load, read_toml
 from common.errors import ConfigError
 from common.tls import TLSFiles
@@ -50,29 +51,22 @@ class DicomConfig:
     tls: TLSFiles | None = None
 
     def validate(self, prefix: str) -> list[str]:
-        """The port here; everything else by the listener's own rules (ListenerSettings)."""
+        """The port and each calling AE title (named by index) here; the rest by the listener's own
+        rules (ListenerSettings, which stops at its first problem)."""
         problems = _port_problems(prefix + "port", self.port)
         for i, aet in enumerate(self.allowed_calling_aets):
-            try:  # each title on its own, so that the problem names its index
-                self.listener_settings(Path("spool"), allowed_calling_aets=(aet,))
+            problem = ae_title_problem(aet)
+            if problem is not None:
+                problems.append(f"{prefix}allowed_calling_aets[{i}]: {problem}")
+        if not problems:
+            try:
+                self.listener_settings(Path("spool"))
             except ListenerConfigError as exc:
-                if exc.key == "allowed_calling_aets":
-                    problems += [f"{prefix}allowed_calling_aets[{i}]: {p.split(': ', 1)[1]}" for p in exc.problems]
-        try:
-            self.listener_settings(Path("spool"))
-        except ListenerConfigError as exc:
-            if exc.key != "allowed_calling_aets":
                 problems += [prefix + p for p in exc.problems]
         return problems
 
-    def listener_settings(
-        self,
-        spool_dir: Path,
-        *,
-        allowed_calling_aets: tuple[str, ...] | None = None,
-    ) -> ListenerSettings:
+    def listener_settings(self, spool_dir: Path) -> ListenerSettings:
         """The listener's settings for this table (ListenerConfigError if the listener refuses them)."""
-        aets = self.allowed_calling_aets if allowed_calling_aets is None else allowed_calling_aets
         return ListenerSettings(
             max_associations=self.max_associations,
             max_pdu=self.max_pdu,
@@ -80,7 +74,7 @@ class DicomConfig:
             dimse_timeout_s=self.dimse_timeout_s,
             network_timeout_s=self.network_timeout_s,
             ae_title=self.ae_title,
-            allowed_calling_aets=frozenset(aets),
+            allowed_calling_aets=frozenset(self.allowed_calling_aets),
             spool_dir=spool_dir,
             quiet_period_s=self.quiet_period_s,
             tls=self.tls,

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deid.text.redactor import Entity, StudyContext, TextRedactor
+from deid.text.context import StudyContext
+from deid.text.redactor import Entity, TextRedactor
 from training.phi_corpus import PHI_TYPES, Document, Span, generate
 
 DEFAULT_DOCS = 1000

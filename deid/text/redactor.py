@@ -46,56 +46,17 @@ from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegist
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
 from deid.text.base import (
-    ACCESSION,
-    ADDRESS,
-    AGE,
-    DATE,
-    DEFAULT_ENTITIES,
-    EMAIL,
-    FACILITY,
-    ID,
-    IP_ADDRESS,
     LANG,
-    LOCATION,
-    MRN,
     PERSON,
-    PHONE,
-    SSN,
-    URL,
     BlankSpacyNlpEngine,
     TextRedactionError,
 )
-from deid.text.context import HEADER_FIELDS, StudyContext
+from deid.text.context import StudyContext
 from deid.text.model import NameModel
 from deid.text.recognizers import default_recognizers
 from deid.text.settings import TextRedactorSettings
 
-__all__ = [
-    "ACCESSION",
-    "ADDRESS",
-    "AGE",
-    "DATE",
-    "DEFAULT_ENTITIES",
-    "EMAIL",
-    "FACILITY",
-    "HEADER_FIELDS",
-    "ID",
-    "IP_ADDRESS",
-    "LOCATION",
-    "MRN",
-    "PERSON",
-    "PHONE",
-    "SSN",
-    "URL",
-    "Entity",
-    "RedactedText",
-    "StudyContext",
-    "TextRedactionError",
-    "TextRedactor",
-    "TextRedactorSettings",
-    "default_recognizers",
-    "redact_jsonl",
-]
+__all__ = ["Entity", "RedactedText", "TextRedactor", "redact_jsonl"]  # the package re-exports the rest
 
 
 @dataclass(frozen=True)
