@@ -20,7 +20,10 @@ Contract
   for "" and ``securemed.v1.ReportDelivery`` until `set_serving(True)` (the
   appliance calls it once the model is loaded). It sits behind the same
   mutual TLS: health checkers need a client certificate from the site CA
-  (any, clinician URI not required).
+  (any, clinician URI not required). Health Watch streams hold a worker thread
+  each, so they are capped (`max_health_watchers`) and share the stream slots
+  with WatchReports: streams of any kind never take the last two workers, so
+  unary calls (ListReports, GetReport, AckReport, Check) are always served.
 * Errors are translated to status codes here only: `ReportNotFound` ->
   NOT_FOUND, a bad page token -> INVALID_ARGUMENT, too many concurrent
   watches -> RESOURCE_EXHAUSTED, `StoreError` -> UNAVAILABLE.
@@ -114,20 +117,49 @@ def _decode_token(token: str) -> str | None:
         return None
 
 
+class BoundedHealthServicer(health.HealthServicer):
+    """The standard health service whose (blocking) Watch streams are capped: at most
+    `max_watchers` at once, each also taking one of the shared stream `slots`; beyond either,
+    RESOURCE_EXHAUSTED. Check is unchanged."""
+
+    def __init__(self, slots: threading.BoundedSemaphore, max_watchers: int) -> None:
+        super().__init__(experimental_non_blocking=False)
+        self._slots = slots
+        self._own = threading.BoundedSemaphore(max_watchers)
+
+    def Watch(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext, send_response_callback: Any = None
+    ) -> Iterator[health_pb2.HealthCheckResponse]:
+        if not self._own.acquire(blocking=False):
+            _log.warning("refused health watch from %s: too many health watches", context.peer())
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent health watches")
+        if not self._slots.acquire(blocking=False):
+            self._own.release()
+            _log.warning("refused health watch from %s: no stream slot", context.peer())
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent streams")
+        try:
+            watcher = super().Watch(request, context)
+            yield from watcher
+        finally:
+            self._slots.release()
+            self._own.release()
+
+
 class ReportDeliveryServicer(pb_grpc.ReportDeliveryServicer):
-    """The securemed.v1.ReportDelivery RPCs over an `EnvelopeStore`."""
+    """The securemed.v1.ReportDelivery RPCs over an `EnvelopeStore`. `watch_slots` is the stream
+    slot pool shared with the health service's Watch."""
 
     def __init__(
         self,
         store: EnvelopeStore,
         *,
-        max_watchers: int,
+        watch_slots: threading.BoundedSemaphore,
         stopping: threading.Event,
         watch_wait: float = 1.0,
         max_watchers_per_clinician: int = 2,
     ) -> None:
         self._store = store
-        self._watch_slots = threading.BoundedSemaphore(max_watchers)
+        self._watch_slots = watch_slots
         # Per clinician too, so that one clinician's streams never take every slot from the others.
         self._per_clinician = max_watchers_per_clinician
         self._watching: dict[str, int] = {}
@@ -338,6 +370,7 @@ def create_server(
     max_workers: int = 8,
     max_watchers: int | None = None,
     max_watchers_per_clinician: int = 2,
+    max_health_watchers: int = 2,
     watch_wait: float = 1.0,
 ) -> tuple[DeliveryServer, int]:
     """Bind the delivery server on `address` (``host:port``; port 0 = any free port).
@@ -349,12 +382,16 @@ def create_server(
     grpc is imported). `max_watchers`
     (default ``max_workers - 2``, at least 1) caps concurrent WatchReports
     streams so unary RPCs keep worker threads; `max_watchers_per_clinician` caps each clinician's
-    share of them, so one clinician's streams never refuse another's. Raises `ServerSetupError` if
+    share of them, so one clinician's streams never refuse another's; health Watch streams take
+    the same slots, at most `max_health_watchers` of them. Raises `ServerSetupError` if
     the TLS files are unusable or the address cannot be bound.
     """
     if max_workers < 2:
         raise ValueError("max_workers must be at least 2")
     watchers = max_watchers if max_watchers is not None else max(1, max_workers - 2)
+    if watchers > max_workers - 2 and max_workers > 2:
+        raise ValueError("max_watchers must leave two workers for unary calls")
+    slots = threading.BoundedSemaphore(watchers)
     creds = server_credentials(tls)
     stopping = threading.Event()
     server = grpc.server(
@@ -375,7 +412,7 @@ def create_server(
     pb_grpc.add_ReportDeliveryServicer_to_server(
         ReportDeliveryServicer(
             store,
-            max_watchers=watchers,
+            watch_slots=slots,
             stopping=stopping,
             watch_wait=watch_wait,
             max_watchers_per_clinician=max_watchers_per_clinician,
@@ -383,8 +420,8 @@ def create_server(
         server,
     )
     # Blocking Watch: the TLS interceptor wraps handlers, which drops the
-    # non-blocking marker anyway; health Watch streams use a worker each.
-    health_servicer = health.HealthServicer(experimental_non_blocking=False)
+    # non-blocking marker anyway; health Watch streams use a worker each, hence the cap.
+    health_servicer = BoundedHealthServicer(slots, max_health_watchers)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     try:
         port = server.add_secure_port(address, creds)

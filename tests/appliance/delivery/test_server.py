@@ -468,3 +468,34 @@ def test_list_pages_stay_under_grpc_message_limit(served, store, pki, keys, make
     with client(pki, keys, "dr-a", port) as dr_a:
         assert [s.report_id for s in dr_a.list()] == ids
         assert dr_a.get(ids[3]).findings == "3" * 900_000
+
+
+def test_health_watch_streams_are_capped_and_never_starve_delivery(served, pki, keys):
+    _, port = served  # max_workers=6, max_watchers=2, max_health_watchers=2 (default)
+    cert, key = pki.clients["dr-b"]
+    with raw_channel(pki, port, cert, key) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        streams = [health.Watch(health_pb2.HealthCheckRequest(service="")) for _ in range(8)]
+        outcomes: list[str] = []
+        for stream in streams:
+            try:
+                next(stream)
+                outcomes.append("watching")
+            except grpc.RpcError as exc:
+                outcomes.append(exc.code().name)
+        assert outcomes.count("watching") == 2
+        assert outcomes.count("RESOURCE_EXHAUSTED") == 6
+        with client(pki, keys, "dr-a", port, timeout=2.0) as dr_a:
+            started = time.monotonic()
+            assert dr_a.list() == []  # unary calls still get a worker at once
+            assert time.monotonic() - started < 2.0
+            with pytest.raises(RemoteError) as info:  # the two slots are taken by health watches
+                next(dr_a.watch(include_unacked=False))
+            assert info.value.code == "RESOURCE_EXHAUSTED"
+        for stream in streams:
+            stream.cancel()
+        time.sleep(0.5)
+        again = [health.Watch(health_pb2.HealthCheckRequest(service="")) for _ in range(2)]
+        assert [next(s).status for s in again] == [health_pb2.HealthCheckResponse.NOT_SERVING] * 2
+        for stream in again:
+            stream.cancel()
