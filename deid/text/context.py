@@ -217,7 +217,8 @@ def _bounded(body: str) -> str:
 
 def _name_patterns(value: str) -> list[tuple[str, bool]]:
     """(regex, case_sensitive) for every written form of one PN ("DOE^JOHN^A") or plain name
-    ("John A Doe", "Doe, John"). Full forms match in any case; a part alone matches as written
+    ("John A Doe", "Doe, John"). Full forms match in any case (forms with an initial only as written,
+    capitalised or upper-case); a part alone matches as written
     in the header, capitalised or upper-case (so a patient named Rose does not take the "rose"
     out of "temperature rose")."""
     alphabetic = value.split("=")[0]  # drop ideographic/phonetic groups
@@ -255,10 +256,17 @@ def _name_patterns(value: str) -> list[tuple[str, bool]]:
                 f"{gi} {mi} {family}",
             ]
     for form in full_forms:
-        pattern = _bounded(_flex(form))
-        if len(form.split()[-1]) == 1:
+        words = form.split()
+        initials = any(len(w) == 1 for w in words)
+        # A form with an initial matches only as written, Capitalised or UPPER-CASE: in any case,
+        # "A Small" (ANNA SMALL) would take the "a small" out of "a small nodule".
+        variants = (
+            sorted({form, " ".join(w[:1].upper() + w[1:].lower() for w in words), form.upper()}) if initials else [form]
+        )
+        pattern = _bounded("|".join(_flex(v) for v in variants))
+        if len(words[-1]) == 1:
             pattern += r"(?!\.?[ \t]?\p{Lu}\.)"  # "Doe J" but not the "Doe, M" of "Doe, M.D."
-        out.append((pattern, False))
+        out.append((pattern, initials))
     # Every part alone (and each half of a double-barrelled part).
     alone: list[str] = []
     for p in (family, given, middle):

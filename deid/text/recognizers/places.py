@@ -160,6 +160,9 @@ GENERIC_FACILITY_WORDS = frozenset(
 )
 
 
+_LEADING_CONNECTOR = re.compile(r"(?:of|and|the|de|del|la)[ \t\-]+", re.IGNORECASE)
+
+
 class FacilityRecognizer(RuleRecognizer):
     """Hospitals, clinics, imaging centres, nursing homes: capitalised words ending in a
     facility head ("Hospital", "Medical Center", "Nursing and Rehabilitation Center", ...), with
@@ -196,6 +199,10 @@ class FacilityRecognizer(RuleRecognizer):
                 start = w.end()
             while start < r.end and text[start] in " \t-":
                 start += 1
+            # A connector left in front once the vocabulary before it is dropped ("Director of
+            # Maplewood Hospital" -> "Maplewood Hospital", not "of Maplewood Hospital").
+            while (lead := _LEADING_CONNECTOR.match(text, start, r.end)) is not None:
+                start = lead.end()
             words = [w.group().rstrip(".") for w in WORD_RX.finditer(text, start, r.end)]
             if not any(
                 fold(w) not in GENERIC_FACILITY_WORDS and (fold(w) in PLACE_PREFIXES or not is_lexical(w))

@@ -35,6 +35,9 @@ CASES: list[tuple[dict[str, Any], str, list[tuple[str, str]]]] = [
     ({"PatientName": "DOE^JOHN"}, "DOE JOHN and J.D. and jd", [(PERSON, "DOE JOHN"), (PERSON, "J.D.")]),
     # A name part alone only as the header writes it, capitalised or upper-case.
     ({"PatientName": "ROSE^MARY"}, "temperature rose; Rose seen; ROSE", [(PERSON, "Rose"), (PERSON, "ROSE")]),
+    # A form with an initial in any case would take the "a small" out of "a small nodule".
+    ({"PatientName": "SMALL^ANNA"}, "a small nodule; A small one", []),
+    ({"PatientName": "SMALL^ANNA"}, "seen by A. Small", [(PERSON, "A. Small")]),
     ({"PatientID": "E1234567"}, "ID E-123-4567 and 1234567", [(MRN, "E-123-4567"), (MRN, "1234567")]),
     ({"PatientID": "123"}, "123 mg", []),  # too short: ordinary numbers would go
     ({"AccessionNumber": "A20230314001"}, "acc A-2023-0314-001", [(ACCESSION, "A-2023-0314-001")]),

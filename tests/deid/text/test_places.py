@@ -35,6 +35,8 @@ CASES: list[tuple[type[EntityRecognizer], str, list[tuple[str, str]]]] = [
     (LocationContextRecognizer, "She lives in the area.", []),
     (LocationContextRecognizer, "He lives alone.", []),
     (FacilityRecognizer, "Transferred from Mercy General Hospital today.", [(FACILITY, "Mercy General Hospital")]),
+    # Vocabulary dropped from the front takes its connector along.
+    (FacilityRecognizer, "Chest of Maplewood Hospital, PA view.", [(FACILITY, "Maplewood Hospital")]),
     (FacilityRecognizer, "Prior at St. Mary's Medical Center.", [(FACILITY, "St. Mary's Medical Center")]),
     (
         FacilityRecognizer,
