@@ -157,6 +157,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Read-only consistency check of the state directory: 0 consistent (warnings allowed), 65 not."""
+    from appliance.config import load_config
+    from appliance.doctor import check
+
+    report = check(load_config(args.config, check_files=False))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    return report.exit_code
+
+
 def _client(args: argparse.Namespace):
     from appliance.client_config import load_client_config
     from appliance.delivery.client import ReportClient
@@ -337,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the appliance in the foreground (SIGTERM stops it gracefully)")
     p.add_argument("--config", type=Path, required=True)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("doctor", help="check that spool, job queue and envelope store agree (read-only); 65 if not")
+    p.add_argument("--config", type=Path, required=True)
+    p.add_argument("--json", action="store_true", help="every check as JSON")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("client", help="clinician client: list, get, watch and acknowledge reports")
     p.add_argument("--config", type=Path, required=True, help="client config (e.g. dr-a.toml)")
