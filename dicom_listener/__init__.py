@@ -7,7 +7,8 @@ The pipeline polls Spool.ready_studies() and takes a study with Spool.claim().
 
     settings = ListenerSettings(ae_title="SECUREMED", allowed_calling_aets=frozenset({"PACS"}),
                                 spool_dir=Path("/var/lib/securemed/spool"))
-    server, port = create_server(settings, ("0.0.0.0", 11112))
+    server, port = create_server(settings, ("0.0.0.0", 11112), admission=None)
+    server.counters   # {"association_limit": 3, "refused:MalformedDataset": 1, ...}
     ...
     server.shutdown(grace_s=10)
 """
@@ -15,8 +16,10 @@ The pipeline polls Spool.ready_studies() and takes a study with Spool.claim().
 from common.tls import TLSFiles
 from dicom_listener.contexts import STORAGE_TRANSFER_SYNTAXES, supported_contexts
 from dicom_listener.errors import (
+    CodestreamMismatch,
     IdentifierMismatch,
     InvalidIdentifier,
+    LimitExceeded,
     ListenerConfigError,
     ListenerError,
     MalformedDataset,
@@ -28,8 +31,17 @@ from dicom_listener.errors import (
     StudyNotFound,
     UnparseableInstance,
 )
-from dicom_listener.handlers import handle_echo, handle_store
-from dicom_listener.identity import InstanceIdentity, is_valid_uid, parse_identity
+from dicom_listener.handlers import StorePolicy, handle_echo, handle_store
+from dicom_listener.identity import (
+    ImageHeader,
+    InstanceIdentity,
+    ParsedInstance,
+    is_valid_uid,
+    parse_identity,
+    parse_instance,
+)
+from dicom_listener.image_limits import check_image
+from dicom_listener.limits import Admission, Counters
 from dicom_listener.server import ListenerServer, build_ssl_context, create_server
 from dicom_listener.settings import ListenerSettings
 from dicom_listener.spool import (
@@ -43,7 +55,16 @@ from dicom_listener.spool import (
 
 __all__ = [
     "STORAGE_TRANSFER_SYNTAXES",
+    "Admission",
     "ClaimedStudy",
+    "CodestreamMismatch",
+    "Counters",
+    "ImageHeader",
+    "LimitExceeded",
+    "ParsedInstance",
+    "StorePolicy",
+    "check_image",
+    "parse_instance",
     "IdentifierMismatch",
     "InstanceIdentity",
     "InvalidIdentifier",

@@ -68,3 +68,13 @@ class IdentifierMismatch(UnparseableInstance):
 
 class SOPClassMismatch(UnparseableInstance):
     """The data set's SOP Class UID differs from the C-STORE request's Affected SOP Class UID."""
+
+
+class LimitExceeded(UnparseableInstance):
+    """The data set would decode to more than a configured limit: a deflated data set inflating
+    beyond max_inflated_bytes, or pixel data beyond max_pixel_bytes (a decompression bomb)."""
+
+
+class CodestreamMismatch(UnparseableInstance):
+    """The first frame's codestream header is missing, garbled, or disagrees with Rows, Columns,
+    Samples per Pixel or Bits Stored (see common.codestream)."""

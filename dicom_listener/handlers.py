@@ -4,7 +4,9 @@ This is the boundary where the package's typed exceptions become C-STORE statuse
 
     0x0000  Success: the instance is durably stored and indexed, or was already (duplicate).
     0xA700  Refused, Out of Resources: it could not be written or indexed (disk full, permission,
-            I/O error, spool closed during shutdown). Nothing was kept; the sender retries later.
+            I/O error, spool closed during shutdown), the spool volume is below min_free_bytes,
+            the admission hook refuses work for now, or the data set exceeds max_dataset_bytes
+            (discarded as it arrived). Nothing was kept; the sender retries later.
     0xA701  Refused, Out of Resources: an unexpected internal error. Also retryable; logged.
     0xA900  Error, Data Set Does Not Match SOP Class: the data set's SOP Class UID differs from
             the request's Affected SOP Class UID. Quarantined.
@@ -13,6 +15,11 @@ This is the boundary where the package's typed exceptions become C-STORE statuse
     0xC002  Cannot Understand: one of those UIDs is not a valid UID. Quarantined.
     0xC003  Cannot Understand: the data set's SOP Instance UID differs from the request's
             Affected SOP Instance UID. Quarantined.
+    0xC004  Cannot Understand: a decompression bomb: the deflated data set inflates beyond
+            max_inflated_bytes, or the image beyond max_pixel_bytes. Quarantined.
+    0xC005  Cannot Understand: the first frame's codestream header is missing, garbled or
+            disagrees with Rows/Columns/Samples per Pixel/Bits Stored. Quarantined.
+    (0xC001 also answers, at once, a request whose Affected UIDs are empty: see guard.py.)
 
 Failures are returned as a status Dataset with an Error Comment (a fixed text, no data values).
 Every C-STORE gets one of these; nothing is dropped silently. The handler never decodes pixel
@@ -23,20 +30,26 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from dicom_listener.errors import (
+    CodestreamMismatch,
     IdentifierMismatch,
     InvalidIdentifier,
+    LimitExceeded,
     MalformedDataset,
     MissingIdentifier,
     SOPClassMismatch,
     SpoolError,
     UnparseableInstance,
 )
-from dicom_listener.identity import InstanceIdentity, is_valid_uid, parse_identity
+from dicom_listener.guard import is_oversized
+from dicom_listener.identity import MAX_INFLATED_BYTES, InstanceIdentity, is_valid_uid, parse_instance
+from dicom_listener.image_limits import check_image
+from dicom_listener.limits import Admission, Counters, ask, disk_problem
 from dicom_listener.spool import QuarantineRecord, Spool, StoreOutcome, encode_file_meta
 
 LOGGER = logging.getLogger("securemed.dicom_listener")
@@ -49,16 +62,31 @@ CANNOT_UNDERSTAND = 0xC000
 MISSING_IDENTIFIER = 0xC001
 INVALID_IDENTIFIER = 0xC002
 IDENTIFIER_MISMATCH = 0xC003
+LIMIT_EXCEEDED = 0xC004
+CODESTREAM_MISMATCH = 0xC005
 
 # Order matters: most specific class first.
 _REFUSAL_STATUS: tuple[tuple[type[UnparseableInstance], int], ...] = (
     (SOPClassMismatch, SOP_CLASS_MISMATCH),
     (IdentifierMismatch, IDENTIFIER_MISMATCH),
     (InvalidIdentifier, INVALID_IDENTIFIER),
+    (LimitExceeded, LIMIT_EXCEEDED),
+    (CodestreamMismatch, CODESTREAM_MISMATCH),
     (MissingIdentifier, MISSING_IDENTIFIER),
     (MalformedDataset, CANNOT_UNDERSTAND),
     (UnparseableInstance, CANNOT_UNDERSTAND),
 )
+
+
+@dataclass(frozen=True)
+class StorePolicy:
+    """The limits handle_store applies besides validation (see ListenerSettings for each)."""
+
+    max_inflated_bytes: int = MAX_INFLATED_BYTES
+    max_pixel_bytes: int = 1024 * 1024 * 1024
+    min_free_bytes: int = 0
+    admission: Admission | None = None
+    counters: Counters = field(default_factory=Counters)
 
 
 def refusal_status(error: UnparseableInstance) -> int:
@@ -96,12 +124,14 @@ def check_identity(identity: InstanceIdentity, affected_sop_class: str, affected
         raise SOPClassMismatch("SOP Class UID differs from Affected SOP Class UID")
 
 
-def handle_store(event: Any, spool: Spool) -> int | Dataset:
+def handle_store(event: Any, spool: Spool, policy: StorePolicy | None = None) -> int | Dataset:
     """EVT_C_STORE: validate, then store durably (Success) or quarantine (failure). Never raises.
 
-    Bind with evt_handlers=[(evt.EVT_C_STORE, handle_store, [spool])].
+    Bind with evt_handlers=[(evt.EVT_C_STORE, handle_store, [spool, policy])].
     """
     received_at = time.time()
+    policy = policy if policy is not None else StorePolicy()
+    counters = policy.counters
     try:
         aet, host, port = _requestor(event)
         request = event.request
@@ -114,11 +144,27 @@ def handle_store(event: Any, spool: Spool) -> int | Dataset:
         return _failure(INTERNAL_ERROR, "internal error reading the request")
     log_uid = affected_instance if is_valid_uid(affected_instance) else "<invalid UID>"
 
+    if is_oversized(event.assoc, request.MessageID):
+        LOGGER.warning("C-STORE refused 0xA700 for %s from %s: data set over max_dataset_bytes", log_uid, aet)
+        return _failure(OUT_OF_RESOURCES, "data set exceeds the size limit")
+    busy = ask(policy.admission, counters)
+    if busy is not None:
+        LOGGER.warning("C-STORE refused 0xA700 for %s from %s: not admitted (%s)", log_uid, aet, busy)
+        return _failure(OUT_OF_RESOURCES, f"not accepting now: {busy}")
+    low = disk_problem(spool.root, policy.min_free_bytes, len(dataset))
+    if low is not None:
+        counters.add("disk_low")
+        LOGGER.warning("C-STORE refused 0xA700 for %s from %s: %s", log_uid, aet, low)
+        return _failure(OUT_OF_RESOURCES, low)
+
     try:
-        identity = parse_identity(dataset, transfer_syntax)
+        parsed = parse_instance(dataset, transfer_syntax, max_inflated_bytes=policy.max_inflated_bytes)
+        identity = parsed.identity
         check_identity(identity, affected_class, affected_instance)
+        check_image(parsed.image, transfer_syntax, policy.max_pixel_bytes)
     except UnparseableInstance as error:
         status = refusal_status(error)
+        counters.add(f"refused:{error.__class__.__name__}")
         record = QuarantineRecord(
             reason=error.reason,
             error=error.__class__.__name__,
@@ -159,6 +205,7 @@ def handle_store(event: Any, spool: Spool) -> int | Dataset:
     try:
         result = spool.store(dataset, event.file_meta, identity, aet, received_at=received_at)
     except SpoolError as exc:
+        counters.add("write_failed")
         LOGGER.error("C-STORE %s from %s not stored: %s", identity.sop_instance_uid, aet, exc)
         return _failure(OUT_OF_RESOURCES, "instance could not be stored")
     except Exception as exc:

@@ -26,7 +26,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from dicom_listener.errors import InvalidIdentifier, MalformedDataset, MissingIdentifier
+from dicom_listener.errors import InvalidIdentifier, LimitExceeded, MalformedDataset, MissingIdentifier
 
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
@@ -36,7 +36,16 @@ EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
 SOP_CLASS_UID = 0x00080016
 SOP_INSTANCE_UID = 0x00080018
 STUDY_INSTANCE_UID = 0x0020000D
-_WANTED = (SOP_CLASS_UID, SOP_INSTANCE_UID, STUDY_INSTANCE_UID)
+SAMPLES_PER_PIXEL = 0x00280002
+NUMBER_OF_FRAMES = 0x00280008
+ROWS = 0x00280010
+COLUMNS = 0x00280011
+BITS_ALLOCATED = 0x00280100
+BITS_STORED = 0x00280101
+_IMAGE_TAGS = (SAMPLES_PER_PIXEL, NUMBER_OF_FRAMES, ROWS, COLUMNS, BITS_ALLOCATED, BITS_STORED)
+_WANTED = frozenset((SOP_CLASS_UID, SOP_INSTANCE_UID, STUDY_INSTANCE_UID, *_IMAGE_TAGS))
+FRAGMENT_HEAD_BYTES = 65536
+"""How much of the first frame's codestream is kept for the header check (APPn segments included)."""
 
 _PIXEL_DATA = 0x7FE00010
 _ITEM = 0xFFFEE000
@@ -114,12 +123,52 @@ class InstanceIdentity:
     study_instance_uid: str
 
 
+@dataclass(frozen=True)
+class ImageHeader:
+    """The top-level image attributes that bound what decoding the pixel data costs.
+
+    Integer attributes are None when absent (or not a single valid value). pixel_data_length is
+    the native Pixel Data length (None when encapsulated); first_fragment is the head (at most
+    FRAGMENT_HEAD_BYTES) of the fragments after the Basic Offset Table, concatenated (the first
+    frame's codestream starts there), None when native or when there is no such fragment.
+    """
+
+    rows: int | None
+    columns: int | None
+    number_of_frames: int | None
+    samples_per_pixel: int | None
+    bits_allocated: int | None
+    bits_stored: int | None
+    encapsulated: bool
+    pixel_data_length: int | None
+    first_fragment: bytes | None
+
+
+@dataclass(frozen=True)
+class ParsedInstance:
+    """parse_instance's result: the identity, and the image header when there is Pixel Data."""
+
+    identity: InstanceIdentity
+    image: ImageHeader | None
+
+
 def parse_identity(dataset: bytes, transfer_syntax_uid: str) -> InstanceIdentity:
     """Walk `dataset` (encoded in `transfer_syntax_uid`, no file meta) and return its identity.
 
     Raises MalformedDataset when the bytes are not a well-formed little-endian data set,
     MissingIdentifier when a required UID is absent or empty, InvalidIdentifier when it is not a
     valid UID. Never raises anything else for any input bytes.
+    """
+    return parse_instance(dataset, transfer_syntax_uid).identity
+
+
+def parse_instance(
+    dataset: bytes, transfer_syntax_uid: str, *, max_inflated_bytes: int = MAX_INFLATED_BYTES
+) -> ParsedInstance:
+    """parse_identity, plus the top-level image header (Rows, Columns, ... first fragment).
+
+    A deflated data set is inflated at most to max_inflated_bytes: beyond it LimitExceeded is
+    raised, having held no more than that in memory. Same errors as parse_identity otherwise.
     """
     if transfer_syntax_uid == IMPLICIT_VR_LITTLE_ENDIAN:
         implicit = True
@@ -132,28 +181,58 @@ def parse_identity(dataset: bytes, transfer_syntax_uid: str) -> InstanceIdentity
     else:
         raise MalformedDataset("transfer syntax UID is not a valid UID")
     if transfer_syntax_uid == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
-        dataset = _inflate(dataset)
+        dataset = _inflate(dataset, max_inflated_bytes)
 
     found: dict[int, bytes] = {}
     walker = _Walker(memoryview(dataset), implicit, found)
     end = walker.dataset(0, len(dataset), delimited=False, depth=0, implicit=implicit)
     if end != len(dataset):  # pragma: no cover - dataset() only returns at the limit
         raise MalformedDataset("data set does not end at the end of the stream")
-    return InstanceIdentity(
+    identity = InstanceIdentity(
         sop_class_uid=_uid(found, SOP_CLASS_UID, "SOP Class UID"),
         sop_instance_uid=_uid(found, SOP_INSTANCE_UID, "SOP Instance UID"),
         study_instance_uid=_uid(found, STUDY_INSTANCE_UID, "Study Instance UID"),
     )
+    image = None
+    if walker.pixel_data_length is not None or walker.encapsulated:
+        image = ImageHeader(
+            rows=_us(found, ROWS),
+            columns=_us(found, COLUMNS),
+            number_of_frames=_integer_string(found.get(NUMBER_OF_FRAMES)),
+            samples_per_pixel=_us(found, SAMPLES_PER_PIXEL),
+            bits_allocated=_us(found, BITS_ALLOCATED),
+            bits_stored=_us(found, BITS_STORED),
+            encapsulated=walker.encapsulated,
+            pixel_data_length=walker.pixel_data_length,
+            first_fragment=walker.first_fragment,
+        )
+    return ParsedInstance(identity, image)
 
 
-def _inflate(data: bytes) -> bytes:
+def _us(found: dict[int, bytes], tag: int) -> int | None:
+    raw = found.get(tag)
+    if raw is None or len(raw) != 2:
+        return None
+    return int(_U16.unpack(raw)[0])
+
+
+def _integer_string(raw: bytes | None) -> int | None:
+    if raw is None:
+        return None
+    text = raw.strip(b" \x00")
+    if not text or len(text) > 12 or not text.lstrip(b"+").isdigit():
+        return None
+    return int(text)
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
-        out = inflater.decompress(data, MAX_INFLATED_BYTES + 1)
+        out = inflater.decompress(data, limit + 1)
     except zlib.error as exc:
         raise MalformedDataset(f"deflated data set does not inflate ({exc})") from None
-    if len(out) > MAX_INFLATED_BYTES:
-        raise MalformedDataset("deflated data set inflates beyond the size limit")
+    if len(out) > limit:
+        raise LimitExceeded(f"deflated data set inflates beyond {limit} bytes")
     if not inflater.eof:
         raise MalformedDataset("deflated data set is truncated")
     return out
@@ -182,6 +261,9 @@ class _Walker:
         self.buf = buf
         self.top_implicit = implicit
         self.found = found
+        self.pixel_data_length: int | None = None
+        self.encapsulated = False
+        self.first_fragment: bytes | None = None
 
     def _header(self, pos: int, limit: int) -> tuple[int, int]:
         if pos + 8 > limit:
@@ -229,7 +311,9 @@ class _Walker:
                 raise MalformedDataset(f"value of length {length} overruns the data at offset {pos}")
             if vr == b"SQ":
                 self._defined_items(pos, pos + length, depth + 1, implicit)
-            if depth == 0 and tag in _WANTED:
+            if depth == 0 and tag == _PIXEL_DATA:
+                self.pixel_data_length = length  # never copied: it may be most of the data set
+            elif depth == 0 and tag in _WANTED:
                 self.found[tag] = bytes(buf[pos : pos + length])
             pos += length
 
@@ -240,7 +324,7 @@ class _Walker:
             # CP-246: an undefined-length UN is a sequence encoded in implicit VR little endian.
             return self._delimited_items(pos, limit, depth + 1, True)
         if vr in (b"OB", b"OW") and tag == _PIXEL_DATA:
-            return self._fragments(pos, limit)
+            return self._fragments(pos, limit, top=depth == 0)
         raise MalformedDataset(f"undefined length not allowed for this element at offset {pos}")
 
     def _check_depth(self, depth: int) -> None:
@@ -272,7 +356,10 @@ class _Walker:
                 raise MalformedDataset(f"expected an item at offset {pos}")
             pos = self._item(pos + 8, end, length, depth, implicit)
 
-    def _fragments(self, pos: int, limit: int) -> int:
+    def _fragments(self, pos: int, limit: int, *, top: bool) -> int:
+        if top:
+            self.encapsulated = True
+        index = 0
         while True:
             tag, length = self._header(pos, limit)
             if tag == _SEQUENCE_DELIMITER:
@@ -282,4 +369,12 @@ class _Walker:
             pos += 8
             if pos + length > limit:
                 raise MalformedDataset(f"fragment of length {length} overruns the data at offset {pos}")
+            if top and index >= 1:  # item 0 is the Basic Offset Table
+                # A frame may span fragments: keep the head of their concatenation, so a header
+                # split across a fragment boundary is still read whole.
+                head = self.first_fragment or b""
+                if len(head) < FRAGMENT_HEAD_BYTES:
+                    take = min(length, FRAGMENT_HEAD_BYTES - len(head))
+                    self.first_fragment = head + bytes(self.buf[pos : pos + take])
+            index += 1
             pos += length

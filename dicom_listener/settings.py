@@ -33,7 +33,20 @@ class ListenerSettings:
     max_pdu: maximum PDU length we announce for receiving (0 = unlimited).
     acse_timeout_s / dimse_timeout_s / network_timeout_s: pynetdicom's association timeouts;
         network_timeout_s also bounds the TLS handshake.
-    max_associations: concurrent associations; more are rejected (transient, local limit).
+    max_associations: concurrent established associations; more are rejected at A-ASSOCIATE
+        (transient, service-provider, local-limit-exceeded).
+    max_connections: open TCP connections (associated or not yet); a connection beyond it is closed
+        at once, before any thread or AE check. 0: automatic, max(2 x max_associations,
+        max_associations + 8), leaving room to answer the over-limit ones with a proper rejection.
+        A connection that sends no A-ASSOCIATE-RQ is dropped after acse_timeout_s (ARTIM), one that
+        trickles a PDU after network_timeout_s (every PDU must arrive whole within it), and a DIMSE
+        message must arrive whole within dimse_timeout_s of its first fragment.
+    max_dataset_bytes: largest C-STORE data set accepted; a larger one is discarded as it arrives
+        (never buffered whole) and answered 0xA700.
+    max_inflated_bytes: largest inflated size of a Deflated Explicit VR LE data set (0xC004 above).
+    max_pixel_bytes: largest Rows x Columns x frames x samples x bytes per sample (0xC004 above).
+    min_free_bytes: free space the spool volume must keep; below it new associations are rejected
+        (transient, temporary congestion) and C-STORE answers 0xA700; 0 disables the check.
     tls: DICOM TLS settings, or None for plain TCP.
     """
 
@@ -46,6 +59,11 @@ class ListenerSettings:
     dimse_timeout_s: float = 60.0
     network_timeout_s: float = 60.0
     max_associations: int = 10
+    max_connections: int = 0
+    max_dataset_bytes: int = 512 * 1024 * 1024
+    max_inflated_bytes: int = 512 * 1024 * 1024
+    max_pixel_bytes: int = 1024 * 1024 * 1024
+    min_free_bytes: int = 256 * 1024 * 1024
     tls: TLSFiles | None = field(default=None)
 
     def __post_init__(self) -> None:
@@ -70,5 +88,23 @@ class ListenerSettings:
             raise ListenerConfigError("max_pdu", f"must be 0 (unlimited) or >= 4096, got {self.max_pdu!r}")
         if not isinstance(self.max_associations, int) or self.max_associations < 1:
             raise ListenerConfigError("max_associations", f"must be >= 1, got {self.max_associations!r}")
+        if not isinstance(self.max_connections, int) or (0 < self.max_connections < self.max_associations):
+            raise ListenerConfigError(
+                "max_connections",
+                f"must be 0 (automatic) or >= max_associations, got {self.max_connections!r}",
+            )
+        for name in ("max_dataset_bytes", "max_inflated_bytes", "max_pixel_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1024:
+                raise ListenerConfigError(name, f"must be an integer >= 1024, got {value!r}")
+        if not isinstance(self.min_free_bytes, int) or isinstance(self.min_free_bytes, bool) or self.min_free_bytes < 0:
+            raise ListenerConfigError("min_free_bytes", f"must be an integer >= 0, got {self.min_free_bytes!r}")
         if self.tls is not None and not isinstance(self.tls, TLSFiles):
             raise ListenerConfigError("tls", "must be a common.tls.TLSFiles or None")
+
+    @property
+    def connection_limit(self) -> int:
+        """max_connections, or its automatic value when 0."""
+        if self.max_connections:
+            return self.max_connections
+        return max(2 * self.max_associations, self.max_associations + 8)

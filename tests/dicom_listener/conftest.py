@@ -155,9 +155,10 @@ def start_listener(tmp_path: Path) -> Iterator[Callable[..., Listener]]:
             "dimse_timeout_s": 10.0,
             "network_timeout_s": 10.0,
         }
+        admission = overrides.pop("admission", None)
         values.update(overrides)
         settings = ListenerSettings(**values)
-        server, port = create_server(settings)
+        server, port = create_server(settings, admission=admission)
         started.append(server)
         return Listener(server, port, settings)
 

@@ -27,6 +27,7 @@ from dicom_listener import (
     parse_identity,
 )
 from dicom_listener import identity as identity_module
+from dicom_listener.errors import LimitExceeded
 
 from .conftest import CR_IMAGE_STORAGE, encode, make_cr
 
@@ -232,12 +233,12 @@ def test_nesting_bomb_is_refused() -> None:
         parse_identity(_ids() + opening * depth + closing * depth, ExplicitVRLittleEndian)
 
 
-def test_deflate_bomb_and_broken_deflate_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(identity_module, "MAX_INFLATED_BYTES", 1000)
+def test_deflate_bomb_and_broken_deflate_are_refused() -> None:
     squeezer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
     bomb = squeezer.compress(_ids() + _element(0x7FE00010, b"OB", b"\x00" * 5000)) + squeezer.flush()
-    with pytest.raises(MalformedDataset, match="size limit"):
-        parse_identity(bomb, DeflatedExplicitVRLittleEndian)
+    with pytest.raises(LimitExceeded, match="inflates beyond 1000 bytes"):
+        identity_module.parse_instance(bomb, DeflatedExplicitVRLittleEndian, max_inflated_bytes=1000)
+    assert identity_module.parse_instance(bomb, DeflatedExplicitVRLittleEndian).image is not None
     with pytest.raises(MalformedDataset, match="inflate"):
         parse_identity(b"\xff\xff\xff\xff", DeflatedExplicitVRLittleEndian)
 
