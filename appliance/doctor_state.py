@@ -12,7 +12,6 @@ before the spool index), so a snapshot of a running service errs towards "in fli
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import sqlite3
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.logref import uid_ref
 from dicom_listener.identity import is_valid_uid
 from dicom_listener.spool import CLAIMED, INCOMING, INDEX_FILE, QUARANTINE, SUFFIX, TMP
 from dicom_listener.spool.files import instance_paths, uid_from_filename
@@ -33,8 +33,9 @@ SPOOL = "spool"
 
 
 def ref(uid: str) -> str:
-    """A spool UID as it may appear in output: a short one-way digest, never the UID itself."""
-    return "uid#" + hashlib.sha256(uid.encode()).hexdigest()[:12]
+    """A spool UID as it may appear in output: a short one-way digest, never the UID itself (the
+    same reference the service's logs use)."""
+    return uid_ref(uid)
 
 
 def display(path: Path, root: Path) -> str:

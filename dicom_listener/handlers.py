@@ -35,6 +35,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from common.logref import uid_ref
 from dicom_listener.errors import (
     CodestreamMismatch,
     IdentifierMismatch,
@@ -142,7 +143,7 @@ def handle_store(event: Any, spool: Spool, policy: StorePolicy | None = None) ->
     except Exception as exc:
         LOGGER.error("C-STORE: cannot read the request (%s)", exc.__class__.__name__)
         return _failure(INTERNAL_ERROR, "internal error reading the request")
-    log_uid = affected_instance if is_valid_uid(affected_instance) else "<invalid UID>"
+    log_uid = uid_ref(affected_instance) if is_valid_uid(affected_instance) else "<invalid UID>"
 
     if is_oversized(event.assoc, request.MessageID):
         LOGGER.warning("C-STORE refused 0xA700 for %s from %s: data set over max_dataset_bytes", log_uid, aet)
@@ -206,24 +207,24 @@ def handle_store(event: Any, spool: Spool, policy: StorePolicy | None = None) ->
         result = spool.store(dataset, event.file_meta, identity, aet, received_at=received_at)
     except SpoolError as exc:
         counters.add("write_failed")
-        LOGGER.error("C-STORE %s from %s not stored: %s", identity.sop_instance_uid, aet, exc)
+        LOGGER.error("C-STORE %s from %s not stored: %s", log_uid, aet, exc)
         return _failure(OUT_OF_RESOURCES, "instance could not be stored")
     except Exception as exc:
         LOGGER.error(
             "C-STORE %s from %s failed unexpectedly: %s",
-            identity.sop_instance_uid,
+            log_uid,
             aet,
             exc.__class__.__name__,
         )
         return _failure(INTERNAL_ERROR, "internal error")
 
     if result.outcome is StoreOutcome.DUPLICATE:
-        LOGGER.info("C-STORE %s from %s: duplicate, already stored", identity.sop_instance_uid, aet)
+        LOGGER.info("C-STORE %s from %s: duplicate, already stored", log_uid, aet)
     else:
         LOGGER.info(
             "C-STORE %s (study %s) from %s stored",
-            identity.sop_instance_uid,
-            identity.study_instance_uid,
+            log_uid,
+            uid_ref(identity.study_instance_uid),
             aet,
         )
     return SUCCESS

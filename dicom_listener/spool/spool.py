@@ -24,6 +24,7 @@ from pathlib import Path
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID
 
+from common.logref import uid_ref
 from dicom_listener.errors import (
     ListenerConfigError,
     SpoolError,
@@ -288,7 +289,7 @@ class Spool:
                 fsync_dir(self.claimed)
             except OSError as exc:
                 raise SpoolWriteError(f"cannot claim study: {exc.strerror or exc}") from exc
-        LOGGER.info("spool: claimed study %s (%d instances)", study_uid, len(paths))
+        LOGGER.info("spool: claimed study %s (%d instances)", uid_ref(study_uid), len(paths))
         return ClaimedStudy(study_uid, target, tuple(target / p.name for p in paths), first, last, aet)
 
     def claimed_studies(self) -> list[ClaimedStudy]:
@@ -329,7 +330,7 @@ class Spool:
                 fsync_dir(self.incoming)
             except OSError as exc:
                 raise SpoolWriteError(f"cannot release study: {exc.strerror or exc}") from exc
-        LOGGER.info("spool: released study %s", study_uid)
+        LOGGER.info("spool: released study %s", uid_ref(study_uid))
 
     def complete(self, study_uid: str) -> None:
         """The pipeline is done with a claimed study: delete its files, keep its UIDs indexed.
@@ -349,7 +350,7 @@ class Spool:
             except OSError as exc:
                 raise SpoolWriteError(f"cannot complete study: {exc.strerror or exc}") from exc
         shutil.rmtree(trash, ignore_errors=True)
-        LOGGER.info("spool: completed study %s", study_uid)
+        LOGGER.info("spool: completed study %s", uid_ref(study_uid))
 
     def prune_index(self, older_than: float) -> int:
         """Forget UIDs received before `older_than` (time.time()) for studies no longer on disk.

@@ -24,6 +24,7 @@ from pynetdicom import _config as pynetdicom_config
 from pynetdicom import evt
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 
+from common.logref import uid_ref
 from dicom_listener import STORAGE_TRANSFER_SYNTAXES, supported_contexts
 
 from .conftest import (
@@ -327,11 +328,11 @@ def test_refused_payloads_are_quarantined_and_the_listener_keeps_serving(
     for reason_file in quarantine.glob("*.reason.json"):
         text = reason_file.read_text()
         assert "Synthetic" not in text and "TEST-0001" not in text
-    # Logs name UIDs and AE titles, never patient data.
+    # Logs name UIDs by reference and AE titles, never UIDs or patient data.
     ours = [r.getMessage() for r in caplog.records if r.name == "securemed.dicom_listener"]
     assert sum("quarantined" in m for m in ours) == len(REFUSALS)
-    assert any(ds.SOPInstanceUID in m and "stored" in m for m in ours)
-    assert not any("Synthetic" in m or "TEST-0001" in m for m in ours)
+    assert any(uid_ref(ds.SOPInstanceUID) in m and "stored" in m for m in ours)
+    assert not any("Synthetic" in m or "TEST-0001" in m or ds.SOPInstanceUID in m for m in ours)
     # The quarantined payload is exactly what was received (after our file meta).
     garbage = [p for p in quarantine.glob("*.dcm") if p.read_bytes().endswith(b"\xde\xad\xbe\xef" * 9)]
     assert len(garbage) == 1
