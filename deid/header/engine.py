@@ -30,7 +30,8 @@ caller only (DeidResult.record).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,20 @@ _ENGINE_OWNED = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
 #: Sequence modes of the walk (ordered: a nested sequence takes the stricter one).
 NORMAL, CLEAN, DUMMY = 0, 1, 2
 _CLEANABLE_TEXT = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
+
+
+@contextlib.contextmanager
+def _representable(tag: int, path: str) -> Iterator[None]:
+    """pydicom reads values leniently and converts them only when they are copied: a Decimal
+    String that is no number, or a UID in an element whose VR says IS, fails then, untyped. Such
+    an instance cannot be de-identified safely: `UnsafeToDeidentify`, naming the element only."""
+    try:
+        yield
+    except (ValueError, TypeError, OverflowError) as exc:
+        where = path or "top level"
+        raise UnsafeToDeidentify(
+            f"value of {_fmt(tag)} at {where} cannot be represented ({type(exc).__name__})"
+        ) from None
 
 
 @dataclass
@@ -311,10 +326,12 @@ class Deidentifier:
                     continue
                 row = unlisted_row(tag, elem.VR, _uid_strings(elem))
                 if row is None:
-                    self._unlisted(elem, out, run, path, mode)
+                    with _representable(tag, path):
+                        self._unlisted(elem, out, run, path, mode)
                     continue
             attr_type = run.iod.type_of(tag) if top else "3"
-            self._apply(decide(row, self.options, attr_type), elem, out, run, path, mode)
+            with _representable(tag, path):
+                self._apply(decide(row, self.options, attr_type), elem, out, run, path, mode)
         if top and _PATIENT_NAME in src:
             self._log(run, _PATIENT_NAME, "D", path)
         return out

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.sr._concepts_dict import concepts
@@ -452,3 +453,19 @@ def test_dciodvfy_finds_no_error_in_deidentified_instances(factory, tmp_path: Pa
         proc = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60, check=False)
         errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("Error")]
         assert not errors, errors
+
+
+@pytest.mark.parametrize(
+    ("tag", "vr", "raw"),
+    [
+        (0x0020000D, "IS", b"2.25.244816079129477287617486047682377351900 "),  # a UID where the VR says IS
+        (0x00280030, "DS", b"abc\\def "),  # a Decimal String that is no number (Pixel Spacing, kept)
+    ],
+)
+def test_an_unrepresentable_value_is_unsafe_and_named_never_an_untyped_error(tag: int, vr: str, raw: bytes) -> None:
+    ds = make_image()
+    ds[tag] = RawDataElement(tag, vr, len(raw), raw, 0, False, True)  # type: ignore[assignment]
+    with pytest.raises(UnsafeToDeidentify) as info:
+        deid(ds)
+    assert f"({tag >> 16:04X},{tag & 0xFFFF:04X})" in str(info.value)
+    assert raw.decode().strip() not in str(info.value)
