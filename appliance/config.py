@@ -20,6 +20,7 @@ from common.tls import TLSFiles
 from deid.options import DeidOptions
 from deid.pixels.settings import PixelCleanSettings
 from dicom_listener import ListenerConfigError, ListenerSettings
+from runtime.decode import DecodeSettings
 from runtime.session import SessionSettings
 
 __all__ = ["ApplianceConfig", "ConfigError", "load_config", "parse_config", "read_toml"]
@@ -36,7 +37,9 @@ def _port_problems(key: str, value: int) -> list[str]:
 class DicomConfig:
     """`[dicom]`: the listener. max_associations: concurrent associations (more are rejected at
     association, transient); acse/dimse/network timeouts drop stalled or trickling peers; max_pdu: the
-    PDU size announced (0: unlimited). Defaults and rules are the listener's (ListenerSettings)."""
+    PDU size announced (0: unlimited); max_connections (0: automatic), max_dataset_bytes,
+    max_inflated_bytes, max_pixel_bytes, min_free_bytes: hostile-input and disk limits. Defaults and
+    rules are the listener's (ListenerSettings)."""
 
     ae_title: str = "SECUREMED"
     bind: str = "0.0.0.0"
@@ -48,6 +51,11 @@ class DicomConfig:
     acse_timeout_s: float = 30.0
     dimse_timeout_s: float = 60.0
     network_timeout_s: float = 60.0
+    max_connections: int = 0
+    max_dataset_bytes: int = 512 * 1024 * 1024
+    max_inflated_bytes: int = 512 * 1024 * 1024
+    max_pixel_bytes: int = 1024 * 1024 * 1024
+    min_free_bytes: int = 256 * 1024 * 1024
     tls: TLSFiles | None = None
 
     def validate(self, prefix: str) -> list[str]:
@@ -73,6 +81,11 @@ class DicomConfig:
             acse_timeout_s=self.acse_timeout_s,
             dimse_timeout_s=self.dimse_timeout_s,
             network_timeout_s=self.network_timeout_s,
+            max_connections=self.max_connections,
+            max_dataset_bytes=self.max_dataset_bytes,
+            max_inflated_bytes=self.max_inflated_bytes,
+            max_pixel_bytes=self.max_pixel_bytes,
+            min_free_bytes=self.min_free_bytes,
             ae_title=self.ae_title,
             allowed_calling_aets=frozenset(self.allowed_calling_aets),
             spool_dir=spool_dir,
@@ -96,8 +109,10 @@ class ModelConfig:
     providers: execution providers to use, exactly (empty: every available one, TensorRT -> CUDA -> CPU).
     device_id: the GPU. engine_cache_dir: where TensorRT keeps its engines (device-specific; unset: none).
     max_batch: the most studies generated in one call. batch_window_ms: how long the first study of a
-    batch waits for others. workers: pipeline worker threads (0: max_batch), so that several studies
-    can reach generation together.
+    batch waits for others. workers: threads running the stages before generation (0: max_batch);
+    their output waits for generation in a queue of max_batch studies. max_pending: back-pressure;
+    while this many jobs or more are queued or running, the listener refuses new associations
+    (transiently), so a burst waits at the sender instead of piling up in the spool.
     """
 
     bundle: Path
@@ -110,6 +125,7 @@ class ModelConfig:
     engine_cache_dir: Path | None = None
     batch_window_ms: int = 50
     workers: int = 0
+    max_pending: int = 256
 
     def validate(self, prefix: str) -> list[str]:
         problems = []
@@ -133,6 +149,8 @@ class ModelConfig:
             problems.append(f"{prefix}batch_window_ms: must be between 0 and {MAX_BATCH_WINDOW_MS}")
         if not 0 <= self.workers <= MAX_WORKERS:
             problems.append(f"{prefix}workers: must be between 0 and {MAX_WORKERS} (0: max_batch)")
+        if self.max_pending < 1:
+            problems.append(f"{prefix}max_pending: must be >= 1")
         return problems
 
     @property
@@ -201,6 +219,39 @@ class RoutingConfig:
     default_recipients: tuple[str, ...]
 
 
+MAX_DECODE_WORKERS = 16
+MAX_DECODE_MEMORY_MIB = 65536
+MAX_DECODE_TIMEOUT_S = 3600.0
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """`[decode]`: compressed Pixel Data is decoded in worker processes before any stage sees it
+    (runtime.decode). max_memory_mib: what one decode may allocate above the worker's idle footprint,
+    and the largest decoded image accepted; timeout_s: how long one decode may take (the worker is
+    then killed); workers: decodes at once, each a process."""
+
+    max_memory_mib: int = 512
+    timeout_s: float = 30.0
+    workers: int = 2
+
+    def validate(self, prefix: str) -> list[str]:
+        problems = []
+        if not 16 <= self.max_memory_mib <= MAX_DECODE_MEMORY_MIB:
+            problems.append(f"{prefix}max_memory_mib: must be between 16 and {MAX_DECODE_MEMORY_MIB}")
+        if not 0 < self.timeout_s <= MAX_DECODE_TIMEOUT_S:
+            problems.append(f"{prefix}timeout_s: must be > 0 and <= {MAX_DECODE_TIMEOUT_S:g}")
+        if not 1 <= self.workers <= MAX_DECODE_WORKERS:
+            problems.append(f"{prefix}workers: must be between 1 and {MAX_DECODE_WORKERS}")
+        return problems
+
+    def settings(self) -> DecodeSettings:
+        """What runtime.decode.BoundedDecoder is given."""
+        return DecodeSettings(
+            max_memory_bytes=self.max_memory_mib << 20, timeout_s=self.timeout_s, workers=self.workers
+        )
+
+
 @dataclass(frozen=True)
 class ApplianceConfig:
     state_dir: Path
@@ -211,6 +262,7 @@ class ApplianceConfig:
     delivery: DeliveryConfig
     routing: RoutingConfig
     clinicians: tuple[Clinician, ...] = ()
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
     log_level: str = "INFO"
 
     def validate(self, prefix: str) -> list[str]:

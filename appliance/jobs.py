@@ -14,7 +14,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,16 +118,29 @@ class JobStore:
     def for_study(self, study_uid: str) -> list[JobRecord]:
         return self._rows(f"SELECT {self._COLUMNS} FROM jobs WHERE study_uid = ? ORDER BY created_at", (study_uid,))
 
-    def fail_poisoned(self, max_attempts: int) -> list[str]:
+    def fail_poisoned(
+        self, max_attempts: int, *, delivered: Callable[[str], tuple[str, ...] | None] = lambda job_id: None
+    ) -> list[str]:
         """After a crash: a job left `running` that has been claimed `max_attempts` times fails, with
         the reason, instead of being re-queued (an instance that kills the service at every attempt,
         e.g. a decoder bomb, must not turn `Restart=on-failure` into a permanent outage). Call before
-        `recover`. Returns the failed job ids."""
+        `recover`. `delivered(job_id)` returns the job's report ids when all its envelopes are already
+        stored (the last attempt delivered, then the service died before `finish`): such a job is
+        finished as delivered, not failed. Returns the failed job ids."""
+        failed: list[str] = []
         with self._db.transaction() as db:
             rows = db.execute(
                 "SELECT job_id, attempts FROM jobs WHERE state = 'running' AND attempts >= ?", (max_attempts,)
             ).fetchall()
             for job_id, attempts in rows:
+                report_ids = delivered(job_id)
+                if report_ids:
+                    db.execute(
+                        "UPDATE jobs SET state = 'delivered', stage = 'deliver', reason = ?, report_ids = ?, "
+                        "updated_at = ? WHERE job_id = ?",
+                        ("delivered; finished at recovery", json.dumps(list(report_ids)), time.time(), job_id),
+                    )
+                    continue
                 db.execute(
                     "UPDATE jobs SET state = 'failed', stage = 'recovery', reason = ?, updated_at = ? WHERE job_id = ?",
                     (
@@ -136,7 +149,8 @@ class JobStore:
                         job_id,
                     ),
                 )
-        return [row[0] for row in rows]
+                failed.append(job_id)
+        return failed
 
     def recover(self) -> int:
         """After a crash: jobs left `running` go back to `queued`. Returns how many."""
@@ -188,6 +202,11 @@ class JobStore:
 
     def all(self) -> list[JobRecord]:
         return self._rows(f"SELECT {self._COLUMNS} FROM jobs ORDER BY created_at")
+
+    def pending(self) -> int:
+        """Jobs queued or running (the back-pressure measure; uses the state index)."""
+        rows = self._db.query("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
+        return int(rows[0][0])
 
     def counts(self) -> dict[str, int]:
         return dict(self._db.query("SELECT state, COUNT(*) FROM jobs GROUP BY state"))

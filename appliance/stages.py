@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import pydicom
@@ -26,6 +26,7 @@ from deid import DeidError, UnsafeToDeidentify
 from deid.tool import DeidTool
 from deid.values import HeaderValues, header_values
 from runtime.batching import BatcherClosed, BatchingGenerator
+from runtime.decode import BoundedDecoder, DecodeRefused, DecoderUnavailable
 from runtime.errors import PreprocessError
 from runtime.generator import ReportGenerator
 from runtime.preprocess import preprocess
@@ -44,9 +45,16 @@ def report_id_for(job_id: str, recipient_id: str) -> str:
 class LoadStage:
     """Parses every instance of the batch, once; later stages never read the files again.
 
+    Encapsulated (compressed) Pixel Data is transcoded to Explicit VR Little Endian here, by the
+    `decoder`'s memory- and time-bounded worker processes (runtime.decode), so no later stage ever
+    runs a decoder on an untrusted codestream in the service's process. A refused instance (lying
+    codestream header, decoded size, memory or time limit, decoder crash or error) withholds the
+    study with the refusal's code and reason; no worker at all fails it.
+
     Reads: files. Writes: originals.
     """
 
+    decoder: BoundedDecoder = field(default_factory=BoundedDecoder)
     name: str = "load"
     reads: ClassVar[frozenset[str]] = frozenset({"files"})
     writes: ClassVar[frozenset[str]] = frozenset({"originals"})
@@ -55,9 +63,15 @@ class LoadStage:
         if not job.files:
             raise StageFailed("study has no instances")
         try:
-            originals = tuple(pydicom.dcmread(str(f)) for f in job.files)
+            parsed = [pydicom.dcmread(str(f)) for f in job.files]
         except Exception as exc:
             raise StageFailed(f"unreadable DICOM instance ({type(exc).__name__})") from None
+        try:
+            originals = tuple(self.decoder.to_native(ds) for ds in parsed)
+        except DecodeRefused as exc:
+            raise Withheld(f"pixel data refused ({exc.code}): {exc.reason}") from None
+        except DecoderUnavailable as exc:
+            raise StageFailed(f"pixel decoding unavailable: {exc}") from None
         return replace(job, originals=originals)
 
 

@@ -304,3 +304,73 @@ def test_listener_limits_reach_the_listener_and_default_to_its_own(tmp_path: Pat
     settings = parse_config(raw).dicom.listener_settings(tmp_path)
     assert (settings.max_associations, settings.network_timeout_s, settings.dimse_timeout_s) == (3, 5.0, 7.0)
     assert (settings.acse_timeout_s, settings.max_pdu) == (2.0, 0)
+
+
+def test_decode_table_defaults_to_the_decoders_own_settings() -> None:
+    from runtime.decode import DecodeSettings
+
+    assert parse_config(BASE).decode.settings() == DecodeSettings()
+    raw = copy.deepcopy(BASE)
+    raw["decode"] = {"max_memory_mib": 256, "timeout_s": 5, "workers": 3}
+    settings = parse_config(raw).decode.settings()
+    assert settings == DecodeSettings(max_memory_bytes=256 << 20, timeout_s=5.0, workers=3)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("max_memory_mib", 8, "decode.max_memory_mib: must be between 16 and 65536"),
+        ("max_memory_mib", "512", "decode.max_memory_mib: expected an integer"),
+        ("timeout_s", 0, "decode.timeout_s: must be > 0"),
+        ("timeout_s", 7200.0, "decode.timeout_s: must be > 0 and <= 3600"),
+        ("workers", 0, "decode.workers: must be between 1 and 16"),
+        ("max_memory_bytes", 1, "decode.max_memory_bytes: unknown key"),
+    ],
+)
+def test_decode_keys_are_checked_and_unknown_ones_are_errors(key: str, value: object, message: str) -> None:
+    raw = copy.deepcopy(BASE)
+    raw["decode"] = {key: value}
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    assert any(p.startswith(message) for p in info.value.problems), info.value.problems
+
+
+def test_listener_hostile_input_limits_reach_the_listener(tmp_path: Path) -> None:
+    from dicom_listener import ListenerSettings
+
+    defaults = parse_config(BASE).dicom.listener_settings(tmp_path)
+    plain = ListenerSettings(ae_title="SECUREMED", allowed_calling_aets=frozenset({"DEVPACS"}), spool_dir=tmp_path)
+    for key in ("max_connections", "max_dataset_bytes", "max_inflated_bytes", "max_pixel_bytes", "min_free_bytes"):
+        assert getattr(defaults, key) == getattr(plain, key), key
+    raw = copy.deepcopy(BASE)
+    raw["dicom"].update(
+        max_connections=40,
+        max_dataset_bytes=1 << 20,
+        max_inflated_bytes=2 << 20,
+        max_pixel_bytes=3 << 20,
+        min_free_bytes=0,
+    )
+    settings = parse_config(raw).dicom.listener_settings(tmp_path)
+    assert (settings.max_connections, settings.connection_limit) == (40, 40)
+    assert (settings.max_dataset_bytes, settings.max_inflated_bytes, settings.max_pixel_bytes) == (
+        1 << 20,
+        2 << 20,
+        3 << 20,
+    )
+    assert settings.min_free_bytes == 0
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("max_connections", 5, "dicom.max_connections: must be 0 (automatic) or >= max_associations"),
+        ("max_dataset_bytes", 10, "dicom.max_dataset_bytes: must be an integer >= 1024"),
+        ("max_pixel_bytes", 0, "dicom.max_pixel_bytes: must be an integer >= 1024"),
+        ("min_free_bytes", -1, "dicom.min_free_bytes: must be an integer >= 0"),
+        ("min_free_bytes", "1G", "dicom.min_free_bytes: expected an integer"),
+    ],
+)
+def test_listener_hostile_input_limits_are_checked(key: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(mutate(f"dicom.{key}", value))
+    assert any(p.startswith(message) for p in info.value.problems), info.value.problems

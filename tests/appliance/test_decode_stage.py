@@ -144,12 +144,12 @@ def _patched(tmp_path: Path, header: bytes, replace_with: bytes, *, offset: int)
         (b"\x20\x00\x0d\x00UI", b"IS", 4, "(0020,000D)"),  # Study Instance UID encoded as an Integer String
     ],
 )
-def test_a_header_value_that_cannot_be_represented_is_withheld_at_load(
+def test_a_header_value_that_cannot_be_represented_is_withheld_with_its_element(
     decoder: BoundedDecoder, tmp_path: Path, header: bytes, replacement: bytes, offset: int, where: str
 ) -> None:
     """Found by tests/fuzz/fuzz_parse.py: de-identification failed on both with an untyped ValueError."""
     tool = DeidTool(DeidOptions(), b"s" * 32)
     job = _patched(tmp_path, header, replacement, offset=offset)
     result = run_pipeline([LoadStage(decoder), ClassifyStage(), AnonymizeStage(tool)], job)
-    assert (result.outcome, result.stage) == (Outcome.WITHHELD, "load")
-    assert result.reason == f"malformed header value in {where} (ValueError)"
+    assert (result.outcome, result.stage) == (Outcome.WITHHELD, "anonymize")
+    assert result.reason == f"unsafe to de-identify: value of {where} at top level cannot be represented (ValueError)"

@@ -357,3 +357,16 @@ def test_a_job_that_killed_the_service_at_every_attempt_fails_as_poison(tmp_path
     assert record.reason == "poison: the service stopped abnormally during each of its 3 attempts"
     assert store.get(healthy).state == "queued"  # re-queued as before
     store.close()
+
+
+def test_a_job_whose_last_attempt_delivered_before_the_crash_finishes_delivered_not_poison(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    job = store.enqueue("1.2.3", [Path("a/1.2.3.1.dcm")])
+    for _ in range(3):
+        assert store.claim_next().job_id == job
+        store.recover()
+    assert store.claim_next().job_id == job  # left running by the last crash, after its envelopes were stored
+    assert store.fail_poisoned(3, delivered=lambda job_id: ("r-1", "r-2") if job_id == job else None) == []
+    record = store.get(job)
+    assert (record.state, record.report_ids, record.reason) == ("delivered", ("r-1", "r-2"), "delivered; finished at recovery")
+    store.close()
