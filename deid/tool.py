@@ -109,7 +109,10 @@ class DeidTool:
             if cleaned.burned_in_not_found:
                 raise UnsafeToDeidentify("BurnedInAnnotation is YES but no burned-in text was located")
             dataset = cleaned.dataset
-            mark_option_applied(dataset, "clean_pixel_data")
+            if cleaned.text_searched:
+                mark_option_applied(dataset, "clean_pixel_data")
+            # else the site trusts this device's Burned In Annotation NO: no text was searched, so the
+            # output must not claim the Clean Pixel Data option (overlays and unused bits are done).
             pending -= PIXEL_WORK
         if pending:
             raise UnsafeToDeidentify(f"de-identification incomplete: {', '.join(sorted(pending))}")

@@ -2,8 +2,10 @@
 
 `PixelCleaner.clean(ds)` is the entry point; its contract is in `deid.pixels.cleaner`. Modules, one
 concept each: `settings` (PixelCleanSettings, BannerZone), `errors`, `layout` (Image Pixel module and
-stored words), `render` (8-bit renderings for OCR, through `runtime.grayscale`), `ocr` (tesseract),
-`detect` (the OCR passes and the rules that accept a word), `boxes` (box geometry), `cleaner`.
+stored words), `render` (8-bit renderings for OCR, through `runtime.grayscale`), `ocr` (tesseract and
+the process-wide bound on its processes), `candidates` (text candidates without OCR), `verify` (OCR of
+the candidates' crops), `detect` and `legacy` (the former whole-frame OCR passes, the benchmark
+baseline), `boxes` (box geometry), `cleaner`.
 """
 
 from deid.pixels.boxes import Box, boxes_mask, merge_boxes

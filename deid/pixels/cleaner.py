@@ -1,4 +1,4 @@
-"""Clean Pixel Data (PS3.15 E.3.1 option): find burned-in text with OCR and black it out.
+"""Clean Pixel Data (PS3.15 E.3.1 option): find burned-in text and black it out.
 
 Contract of `PixelCleaner.clean(ds)`:
 
@@ -9,10 +9,18 @@ Contract of `PixelCleaner.clean(ds)`:
   written back as Explicit VR Little Endian (``allow_transcode``, stated in ``actions``);
   otherwise `UnsafeToClean` is raised and the caller quarantines the instance. Native and RLE
   inputs keep their transfer syntax.
-* Text is searched on 8-bit renderings of every frame (see `PixelCleaner` for the passes), word
-  boxes are padded and merged, and each box is set to the frame's darkest stored value as
-  displayed (the minimum stored value for MONOCHROME2, the maximum for MONOCHROME1; black for
-  RGB/YBR_FULL). Configured banner zones are always blacked out.
+* Text is found in two steps per frame (``detector = "candidates"``, the default): cheap
+  candidates without OCR (deid.pixels.candidates: top-hat strokes at one repeated value, glyph-
+  sized components linked into lines), then one OCR read of each candidate's crop, all crops of a
+  frame on a few mosaics (deid.pixels.verify). A frame with no line-like candidate costs no OCR.
+  A candidate is text when OCR reads a confident word on it, or when it lies on the same line as
+  text (or is a word-like line just above or below a line read as text). Each text candidate's
+  whole line box is blacked out with a margin (max(pad_px, pad_fraction x text height) across
+  the line, twice that along it): a word is never partly masked. Boxes are merged and set to the
+  frame's darkest stored value as displayed (the minimum stored value for MONOCHROME2, the
+  maximum for MONOCHROME1; black for RGB/YBR_FULL). Configured banner zones are always blacked
+  out. ``detector = "ocr_passes"`` keeps the former whole-frame OCR passes (deid.pixels.legacy),
+  as the benchmark's baseline.
 * Stored pixel values outside the returned boxes are bit-identical to the input. The only other
   change to Pixel Data: when Bits Allocated > Bits Stored, the unused high bits are set to their
   canonical form (zero, or the sign extension for signed data), because they may carry a retired
@@ -21,17 +29,29 @@ Contract of `PixelCleaner.clean(ds)`:
 * Overlay groups (60xx, all elements, also private odd 60xx groups), retired Curve groups (50xx)
   and every Icon Image Sequence (0088,0200) are removed, at any nesting depth.
 * Burned In Annotation is set to NO afterwards. A YES with no text found by OCR is reported
-  (`PixelResult.burned_in_not_found` and an action) and left to the caller's policy; a NO is not
-  trusted (the attribute is often wrong): every image is scanned. Recognizable Visual Features
-  is left alone.
+  (`PixelResult.burned_in_not_found` and an action) and left to the caller's policy. A NO is
+  not trusted (the attribute is often wrong) unless the site's policy trusts the equipment
+  (``trust_burned_in_no``: "none" by default, "all", or manufacturer/model matches): then the
+  text search is skipped, `PixelResult.text_searched` is False and an action says so; zones,
+  overlays, icons and unused bits are still handled. For the PS3.15 record, the Clean Pixel
+  Data option was then applied on the strength of the header, not of a search. Recognizable
+  Visual Features is left alone.
+* Laterality markers (a lone glyph read as one of ``laterality_markers``) are kept when asked,
+  and counted where the frame was read (a frame whose only candidates are lone glyphs is not read
+  when markers are kept: they would be kept anyway); with keep_laterality_markers off every lone
+  glyph is read and markers are blacked out like text.
 * Multi-frame images are cleaned frame by frame, up to ``max_frames`` frames; more raise
   `UnsafeToClean` (OCR time grows linearly with frames).
 * For the header engine (deid.header.engine): after a successful clean() its pending items
   ``clean_pixel_data`` (record it with ``mark_option_applied(ds, "clean_pixel_data")``) and
   ``embedded_overlay_bits`` (the unused bits are cleared) are done; `UnsafeToClean` is an
   `UnsafeToDeidentify`, so the caller's existing quarantine path applies.
-* Deterministic: tesseract runs single-threaded per process (OMP_THREAD_LIMIT=1) and results are
-  merged in a fixed order. Logs carry counts only, never recognised text.
+* Deterministic: tesseract runs single-threaded per process (OMP_THREAD_LIMIT=1), candidates and
+  mosaics are built in a fixed order and results are merged in a fixed order. Logs carry counts
+  only, never recognised text.
+* OCR is bounded process-wide: at most ``ocr_workers`` tesseract processes run at once over all
+  cleaners (deid.pixels.ocr.OCR_GATE); tesseract is only needed when a frame has candidates, so
+  callers run `check_ocr` at start-up to fail early.
 
 OCR runs the Debian ``tesseract`` binary through `subprocess` rather than pytesseract: the
 rendering is piped on stdin and the TSV read from stdout, so no temporary file holding patient
@@ -39,16 +59,17 @@ pixels is ever written to disk (pytesseract writes both image and result to the 
 environment (thread limit) and timeout are under our control, and there is no extra dependency.
 
 The module layout: `deid.pixels.layout` (Image Pixel module, stored words), `deid.pixels.render`
-(renderings through `runtime.grayscale`), `deid.pixels.ocr` (tesseract), `deid.pixels.detect` (the OCR
-passes and acceptance rules), `deid.pixels.boxes` (box geometry); this module decodes, strips the
-header parts, blacks out and reports.
+(renderings through `runtime.grayscale`), `deid.pixels.ocr` (tesseract and its bound),
+`deid.pixels.candidates` (text candidates without OCR), `deid.pixels.verify` (OCR of the
+candidates), `deid.pixels.detect` and `deid.pixels.legacy` (the former OCR passes),
+`deid.pixels.boxes` (box geometry); this module decodes, strips the header parts, blacks out and
+reports.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,43 +88,48 @@ from pydicom.uid import (
 )
 
 from deid.pixels.boxes import Box, merge_boxes
+from deid.pixels.candidates import find_candidates
 from deid.pixels.detect import TextFinder
 from deid.pixels.errors import UnsafeToClean
 from deid.pixels.layout import Layout, canonical_words, read_words
+from deid.pixels.legacy import ocr_passes_frame, pad_box
 from deid.pixels.ocr import Tesseract
 from deid.pixels.render import render
 from deid.pixels.settings import BannerZone, PixelCleanSettings
+from deid.pixels.verify import CandidateReader
 
 LOGGER = logging.getLogger(__name__)
 
 ICON_IMAGE_SEQUENCE = Tag(0x0088, 0x0200)
 _LITTLE_ENDIAN_NATIVE = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian})
-_MARKER_PUNCTUATION = " .,:;-_|()[]{}'\"`"
 
 
 @dataclass(frozen=True)
 class PixelResult:
     """The cleaned copy, the boxes blacked out and a human-readable, patient-data-free list of
     what was done. `burned_in_not_found` is True when the input said Burned In Annotation YES
-    but OCR found no text (zones do not count): the caller's policy decides."""
+    but OCR found no text (zones do not count): the caller's policy decides. `text_searched` is
+    False when a trusted Burned In Annotation NO skipped the text search (zones, overlays, icons
+    and unused bits were still handled)."""
 
     dataset: Dataset
     boxes: tuple[Box, ...]
     actions: tuple[str, ...]
     burned_in_not_found: bool = False
+    text_searched: bool = True
 
 
 class PixelCleaner:
-    """Finds burned-in text and blacks it out; see the module docstring for the contract and
-    `deid.pixels.detect.TextFinder` for the OCR passes on each frame. Each frame is scanned up to
-    ``max_rounds`` times: after blacking out what a scan found, the frame is rendered and read again,
-    until a scan finds nothing new. Laterality markers are kept on request (``laterality_markers``).
-    """
+    """Finds burned-in text and blacks it out; see the module docstring for the contract,
+    `deid.pixels.candidates` and `deid.pixels.verify` for the default detector and
+    `deid.pixels.legacy` for the former one. Laterality markers are kept on request
+    (``laterality_markers``). One cleaner may serve several threads."""
 
     def __init__(self, settings: PixelCleanSettings | None = None) -> None:
         self.settings = settings if settings is not None else PixelCleanSettings()
         self._ocr = Tesseract(self.settings)
         self._finder = TextFinder(self.settings, self._ocr)
+        self._reader = CandidateReader(self.settings, self._ocr)
 
     def check_ocr(self) -> str:
         """Run tesseract once on a blank image; returns its path. Raises OcrError when unusable
@@ -139,10 +165,17 @@ class PixelCleaner:
                 actions.append(f"cleared unused high bits (above Bits Stored) in {changed} pixel samples")
 
         zones = [z for z in self.settings.banner_zones if z.applies_to(out)]
+        search = not self.settings.trusts_burned_in_no(ds)
+        if not search:
+            actions.append(
+                "Burned In Annotation NO trusted by the site policy for this equipment: burned-in text not searched"
+            )
         boxes: list[Box] = []
         kept = 0
         for frame in range(layout.frames):
-            frame_boxes, frame_kept = self._clean_frame(out, layout, frame, view[frame], zones, keep_laterality_markers)
+            frame_boxes, frame_kept = self._clean_frame(
+                out, layout, frame, view[frame], zones, keep_laterality_markers, search
+            )
             boxes.extend(frame_boxes)
             kept += frame_kept
 
@@ -170,13 +203,14 @@ class PixelCleaner:
         out.BurnedInAnnotation = "NO"
         actions.append("set Burned In Annotation to NO")
         LOGGER.info(
-            "pixel clean: frames=%d ocr_boxes=%d zone_boxes=%d kept_markers=%d",
+            "pixel clean: frames=%d ocr_boxes=%d zone_boxes=%d kept_markers=%d text_searched=%s",
             layout.frames,
             len(ocr_boxes),
             len(zone_boxes),
             kept,
+            search,
         )
-        return PixelResult(out, tuple(sorted(boxes)), tuple(actions), not_found)
+        return PixelResult(out, tuple(sorted(boxes)), tuple(actions), not_found, search)
 
     # ---------------------------------------------------------------------------- transfer syntax
 
@@ -262,43 +296,45 @@ class PixelCleaner:
         words: np.ndarray,
         zones: Sequence[BannerZone],
         keep_markers: bool,
+        search: bool,
     ) -> tuple[list[Box], int]:
         """Black out zones and text in `words` (a writable view on the frame). Returns the boxes
-        and the number of laterality markers kept in the first scan."""
-        black = render(ds, layout, frame, words).black
+        and the number of laterality markers kept."""
+        rendering = render(ds, layout, frame, words)
+        black = rendering.black
         boxes: list[Box] = []
         for zone in zones:
             y0, x0, y1, x1 = zone.pixel_box(layout.rows, layout.columns)
             words[y0:y1, x0:x1] = black
             boxes.append(Box(frame, y0, x0, y1, x1, "zone"))
-
-        kept: list[tuple[int, int, int, int]] = []
-        for scan in range(self.settings.max_rounds):
+        if not search:
+            return boxes, 0
+        if self.settings.detector == "ocr_passes":
+            found, kept = ocr_passes_frame(self._finder, self.settings, ds, layout, frame, words, black, keep_markers)
+            return boxes + [Box(frame, *b, "ocr") for b in found], kept
+        if zones:
             rendering = render(ds, layout, frame, words)
-            found = self._finder.find(rendering)
-            redact: list[tuple[int, int, int, int]] = []
-            for word in found:
-                if keep_markers and word.text.strip(_MARKER_PUNCTUATION).upper() in self.settings.laterality_markers:
-                    if scan == 0:
-                        kept.append(word.box)
-                    continue
-                redact.append(self._pad(word.box, layout))
-            redact = merge_boxes(redact)
-            # Already black: nothing new to hide, and a rescan would only repeat itself.
-            redact = [b for b in redact if not np.all(words[b[0] : b[2], b[1] : b[3]] == black)]
-            if not redact:
-                break
-            for y0, x0, y1, x1 in redact:
-                words[y0:y1, x0:x1] = black
-                boxes.append(Box(frame, y0, x0, y1, x1, "ocr"))
-        ocr = merge_boxes((b.y0, b.x0, b.y1, b.x1) for b in boxes if b.source == "ocr")
-        # Several passes may read the same marker: count places, not reads.
-        return [b for b in boxes if b.source == "zone"] + [Box(frame, *b, "ocr") for b in ocr], len(merge_boxes(kept))
+        candidates = find_candidates(rendering, self.settings)
+        readings = self._reader.read(rendering, candidates, lone_glyphs=not keep_markers)
+        redact: list[tuple[int, int, int, int]] = []
+        markers: list[tuple[int, int, int, int]] = []
+        for cand, reading, text in zip(candidates, readings, self._reader.grow(candidates, readings)):
+            if reading.marker and keep_markers:
+                markers.append(cand.box)
+                continue
+            if not (text or reading.marker):
+                continue
+            redact.append(pad_box(cand.box, cand.height, self.settings, layout.rows, layout.columns, cand.vertical))
+        found = merge_boxes(redact)
+        for y0, x0, y1, x1 in found:
+            words[y0:y1, x0:x1] = black
+        # A marker read on overlapping candidates counts once; one inside a blacked-out box is gone.
+        survivors = [m for m in merge_boxes(markers) if not any(_inside(m, b) for b in found)]
+        return boxes + [Box(frame, *b, "ocr") for b in found], len(survivors)
 
-    def _pad(self, box: tuple[int, int, int, int], layout: Layout) -> tuple[int, int, int, int]:
-        y0, x0, y1, x1 = box
-        pad = max(self.settings.pad_px, math.ceil(self.settings.pad_fraction * (y1 - y0)))
-        return (max(0, y0 - pad), max(0, x0 - pad), min(layout.rows, y1 + pad), min(layout.columns, x1 + pad))
+
+def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
 
 
 __all__ = ["PixelCleaner", "PixelResult"]

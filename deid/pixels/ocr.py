@@ -9,6 +9,13 @@ Contract:
   (OMP_THREAD_LIMIT=1), so results are deterministic and parallelism is the caller's (one process per
   image). A missing binary, a non-zero exit or a timeout raises `OcrError`; the recognised text is
   never logged nor put in a message.
+* Optional fast path: where `tesserocr` (libtesseract in process) is installed, the settings name
+  the default ``tesseract`` and ``ocr_engine = "auto"``, the same TSV comes from a pool of loaded
+  engines (deid.pixels.fastocr) instead of a new process per call; ``ocr_engine = "subprocess"``
+  always runs the binary. The default install (Debian tesseract-ocr alone) runs the binary.
+* Tesseract processes are bounded process-wide: `Tesseract.run` waits on `OCR_GATE` until fewer
+  than its settings' ``ocr_workers`` processes run in this process (all cleaners share the gate),
+  so concurrent studies queue for OCR instead of starting one process per rendering each.
 * `tsv_words` keeps the word rows (level 5) with text and a confidence of at least 0, boxes divided
   by the upscale factor and rounded outwards, so a box always covers the word in frame pixels.
 """
@@ -19,12 +26,14 @@ import io
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from deid.pixels.errors import OcrError
+from deid.pixels.fastocr import FAST_ENGINES
 from deid.pixels.settings import PixelCleanSettings
 
 
@@ -66,6 +75,36 @@ def tsv_words(tsv: str, scale: int) -> list[Word]:
     return words
 
 
+class OcrGate:
+    """Counts the tesseract processes running in this process; `slot(limit)` waits until fewer
+    than `limit` run. `peak` is the most that ever ran at once (for tests and benchmarks)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.active = 0
+        self.peak = 0
+
+    def acquire(self, limit: int) -> None:
+        with self._cond:
+            while self.active >= limit:
+                self._cond.wait()
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+
+    def release(self) -> None:
+        with self._cond:
+            self.active -= 1
+            self._cond.notify_all()
+
+    def reset_peak(self) -> None:
+        with self._cond:
+            self.peak = self.active
+
+
+#: The process-wide bound on concurrent tesseract processes.
+OCR_GATE = OcrGate()
+
+
 class Tesseract:
     """The tesseract binary named by the settings (path or name on PATH), language and timeout."""
 
@@ -79,8 +118,20 @@ class Tesseract:
             raise OcrError(f"tesseract not found ({self._settings.tesseract})")
         return exe
 
+    def fast(self) -> bool:
+        """Whether the in-process fast path (deid.pixels.fastocr) serves this engine."""
+        s = self._settings
+        return s.ocr_engine == "auto" and s.tesseract == "tesseract" and FAST_ENGINES.available()
+
     def run(self, image: np.ndarray, psm: int) -> str:
-        """TSV of tesseract on an 8-bit greyscale image, passed on stdin (never written to disk)."""
+        """TSV of tesseract on an 8-bit greyscale image, passed on stdin (never written to disk),
+        or to libtesseract in process where the fast path applies."""
+        if self.fast():
+            OCR_GATE.acquire(self._settings.ocr_workers)
+            try:
+                return FAST_ENGINES.run(image, psm, self._settings.language)
+            finally:
+                OCR_GATE.release()
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, format="PPM")  # binary PGM for mode L
         cmd = [
@@ -95,6 +146,7 @@ class Tesseract:
             str(psm),
             "tsv",
         ]
+        OCR_GATE.acquire(self._settings.ocr_workers)
         try:
             done = subprocess.run(
                 cmd,
@@ -108,6 +160,8 @@ class Tesseract:
             raise OcrError(f"tesseract timed out after {self._settings.timeout_s} s") from None
         except OSError as exc:
             raise OcrError(f"tesseract could not be started ({type(exc).__name__})") from None
+        finally:
+            OCR_GATE.release()
         if done.returncode != 0:
             raise OcrError(f"tesseract exited with status {done.returncode}")
         return done.stdout.decode("utf-8", errors="replace")
@@ -121,4 +175,4 @@ def upscale(image: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((width * scale, height * scale), Image.Resampling.LANCZOS))
 
 
-__all__ = ["Tesseract", "Word", "tsv_words", "upscale"]
+__all__ = ["OCR_GATE", "OcrGate", "Tesseract", "Word", "tsv_words", "upscale"]

@@ -4,8 +4,9 @@ the always-blacked-out `BannerZone`s. `from_mapping` raises DeidConfigError nami
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -111,10 +112,72 @@ def parse_banner_zones(value: Any) -> tuple[BannerZone, ...]:
 
 
 @dataclass(frozen=True)
+class DeviceMatch:
+    """Equipment whose Burned In Annotation NO the site trusts: `manufacturer` and `model` are
+    case-insensitive substrings of (0008,0070) Manufacturer and (0008,1090) Manufacturer's Model
+    Name; None matches anything, but an entry must give at least one."""
+
+    manufacturer: str | None = None
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("manufacturer", "model"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise DeidConfigError(name, "must be a non-empty string")
+        if self.manufacturer is None and self.model is None:
+            raise DeidConfigError("manufacturer", "give a manufacturer, a model or both")
+
+    def matches(self, ds: Dataset) -> bool:
+        for wanted, keyword in ((self.manufacturer, "Manufacturer"), (self.model, "ManufacturerModelName")):
+            if wanted is not None and wanted.strip().upper() not in str(ds.get(keyword, "") or "").upper():
+                return False
+        return True
+
+
+def parse_trust(value: Any) -> str | tuple[DeviceMatch, ...]:
+    """``"all"``, ``"none"`` or a list of {manufacturer, model} tables; errors name the entry."""
+    if isinstance(value, str):
+        if value not in ("all", "none"):
+            raise DeidConfigError("trust_burned_in_no", 'must be "all", "none" or a list of tables')
+        return value
+    if not isinstance(value, (list, tuple)):
+        raise DeidConfigError("trust_burned_in_no", 'must be "all", "none" or a list of tables')
+    matches = []
+    for i, item in enumerate(value):
+        if isinstance(item, DeviceMatch):
+            matches.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            raise DeidConfigError(f"trust_burned_in_no[{i}]", "entries must be tables")
+        for key in item:
+            if key not in ("manufacturer", "model"):
+                raise DeidConfigError(f"trust_burned_in_no[{i}].{key}", "unknown key")
+        try:
+            matches.append(DeviceMatch(**dict(item)))
+        except DeidConfigError as exc:
+            raise DeidConfigError(f"trust_burned_in_no[{i}].{exc.key}", str(exc).split(": ", 1)[1]) from None
+    return tuple(matches)
+
+
+@dataclass(frozen=True)
 class PixelCleanSettings:
     """Settings of the pixel stage.
 
     tesseract: path or name of the tesseract binary; language: its traineddata (``eng``).
+    detector: ``"candidates"`` (default: cheap text candidates, OCR on their crops only, see
+        deid.pixels.candidates and deid.pixels.verify) or ``"ocr_passes"`` (the former whole-frame
+        OCR passes of deid.pixels.detect, kept as the benchmark baseline).
+    ocr_engine: ``"auto"`` (libtesseract in process through tesserocr when it is installed and
+        ``tesseract`` is the default name, else the binary) or ``"subprocess"`` (always the binary).
+    trust_burned_in_no: where Burned In Annotation is NO and the equipment matches, pixel text is
+        not searched at all: ``"none"`` (default: never trusted), ``"all"``, or a list of
+        {manufacturer, model} tables (DeviceMatch).
+    candidate_side: candidates are searched on the frame reduced to at most this many pixels a side.
+    min_contrast: least stroke contrast of a candidate (fraction of the display range).
+    max_text_height: text taller than this (stored pixels) is not searched for.
+    candidate_min_confidence: a word of three letters/digits read at this confidence on a
+        candidate's crop makes it text (two letters/digits need glyph_min_confidence).
     layer_min_confidence / layer_strong_confidence: on the extreme-value text layers a word counts
         when its confidence (0-100) reaches the strong level, or reaches the minimum and is
         corroborated (on a line with a strong word, or made of whole glyph-sized components).
@@ -122,7 +185,7 @@ class PixelCleanSettings:
     display_min_confidence: minimum word confidence on the plain display rendering, where noisy
         anatomy produces "words" up to ~65; high, so that anatomy is not blacked out. Words there
         also need two letters/digits.
-    glyph_min_confidence: minimum confidence for isolated single characters (tesseract's page
+    glyph_min_confidence: minimum confidence for single characters (candidates and glyph strips) (tesseract's page
         layout drops lone glyphs such as an "L" marker, so they are recognised one by one).
     min_text_height: words lower than this (in stored pixels) are not text on the display
         rendering and need corroboration on the layers.
@@ -133,7 +196,8 @@ class PixelCleanSettings:
     max_rounds: after redaction the frame is scanned again (up to this many scans in all) while
         new text keeps appearing; a frame without text costs one scan.
     max_frames: frames above this raise UnsafeToClean.
-    ocr_workers: tesseract processes run in parallel (each single-threaded).
+    ocr_workers: most tesseract processes running at once in this process, over all cleaners
+        (each single-threaded); default the number of CPUs.
     timeout_s: per tesseract call.
     allow_transcode: decode compressed syntaxes without an encoder here and write Explicit VR Little
         Endian; when False they raise UnsafeToClean.
@@ -144,6 +208,13 @@ class PixelCleanSettings:
 
     tesseract: str = "tesseract"
     language: str = "eng"
+    detector: str = "candidates"
+    ocr_engine: str = "auto"
+    trust_burned_in_no: str | tuple[DeviceMatch, ...] = "none"
+    candidate_side: int = 1024
+    min_contrast: float = 0.06
+    max_text_height: int = 64
+    candidate_min_confidence: float = 60.0
     layer_min_confidence: float = 5.0
     layer_strong_confidence: float = 60.0
     display_min_confidence: float = 80.0
@@ -156,7 +227,7 @@ class PixelCleanSettings:
     pad_fraction: float = 0.25
     max_rounds: int = 2
     max_frames: int = 64
-    ocr_workers: int = 2
+    ocr_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     timeout_s: float = 60.0
     allow_transcode: bool = True
     banner_zones: tuple[BannerZone, ...] = ()
@@ -168,6 +239,7 @@ class PixelCleanSettings:
             "layer_strong_confidence",
             "display_min_confidence",
             "glyph_min_confidence",
+            "candidate_min_confidence",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
@@ -184,6 +256,17 @@ class PixelCleanSettings:
             or self.pad_fraction < 0
         ):
             raise DeidConfigError("pad_fraction", "must be a non-negative number")
+        if (
+            isinstance(self.min_contrast, bool)
+            or not isinstance(self.min_contrast, (int, float))
+            or not 0 < self.min_contrast < 1
+        ):
+            raise DeidConfigError("min_contrast", "must be a number in (0, 1)")
+        if self.ocr_engine not in ("auto", "subprocess"):
+            raise DeidConfigError("ocr_engine", 'must be "auto" or "subprocess"')
+        if self.detector not in ("candidates", "ocr_passes"):
+            raise DeidConfigError("detector", 'must be "candidates" or "ocr_passes"')
+        object.__setattr__(self, "trust_burned_in_no", parse_trust(self.trust_burned_in_no))
         if isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
             raise DeidConfigError("timeout_s", "must be a positive number")
         for name, low in (
@@ -194,6 +277,8 @@ class PixelCleanSettings:
             ("max_rounds", 1),
             ("max_frames", 1),
             ("ocr_workers", 1),
+            ("candidate_side", 64),
+            ("max_text_height", 4),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -216,6 +301,15 @@ class PixelCleanSettings:
         ):
             raise DeidConfigError("laterality_markers", "must be a set of strings")
         object.__setattr__(self, "laterality_markers", frozenset(m.strip().upper() for m in markers))
+
+    def trusts_burned_in_no(self, ds: Dataset) -> bool:
+        """Whether `ds` says Burned In Annotation NO and the site policy trusts its equipment."""
+        if str(ds.get("BurnedInAnnotation", "") or "").strip().upper() != "NO":
+            return False
+        trust = self.trust_burned_in_no
+        if isinstance(trust, str):
+            return trust == "all"
+        return any(match.matches(ds) for match in trust)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> PixelCleanSettings:

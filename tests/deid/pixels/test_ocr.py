@@ -4,15 +4,17 @@ tesseract (a shell script) stands in where the test is about the wrapper, not ab
 
 from __future__ import annotations
 
+import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from deid.pixels import OcrError, PixelCleaner, PixelCleanSettings
-from deid.pixels.ocr import Tesseract, Word, tsv_words, upscale
-from tests.deid.pixels.fixtures import chest, dataset
+from deid.pixels.ocr import OCR_GATE, Tesseract, Word, tsv_words, upscale
+from tests.deid.pixels.fixtures import Text, burn, chest, dataset
 
 HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
 
@@ -89,8 +91,55 @@ def test_failing_tesseract_raises_ocr_error(tmp_path: Path, body: str, timeout_s
 
 
 def test_missing_tesseract_raises_ocr_error() -> None:
+    # OCR runs only on text candidates: an image without any needs no tesseract (callers run
+    # check_ocr at start-up to fail early); one with text raises OcrError.
     cleaner = PixelCleaner(PixelCleanSettings(tesseract="/nonexistent/tesseract"))
+    assert cleaner.clean(dataset(chest(32, 32, 12, 0), bits_stored=12)).boxes == ()
+    image, _ = burn(chest(128, 256, 12, 1), [Text(6, 6, "DOE^JOHN 12345678")], 4095)
     with pytest.raises(OcrError):
-        cleaner.clean(dataset(chest(32, 32, 12, 0), bits_stored=12))
+        cleaner.clean(dataset(image, bits_stored=12))
     with pytest.raises(OcrError):
         cleaner.check_ocr()
+
+
+def test_tesseract_processes_are_bounded_process_wide(tmp_path: Path) -> None:
+    # Each fake tesseract registers itself in a folder while it runs and records how many it saw;
+    # 8 threads with two Tesseract objects (two cleaners) share the bound of 3.
+    live = tmp_path / "live"
+    live.mkdir()
+    seen = tmp_path / "seen"
+    exe = _fake_tesseract(
+        tmp_path,
+        f'cat > /dev/null\ntouch "{live}/$$"\nsleep 0.3\nls "{live}" | wc -l >> "{seen}"\nrm "{live}/$$"\n',
+    )
+    engines = [Tesseract(PixelCleanSettings(tesseract=exe, ocr_workers=3)) for _ in range(2)]
+    OCR_GATE.reset_peak()
+    image = np.zeros((8, 8), dtype=np.uint8)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda k: engines[k % 2].run(image, 6), range(8)))
+    counts = [int(line) for line in seen.read_text().split()]
+    assert len(counts) == 8
+    assert max(counts) <= 3, "never more than ocr_workers tesseract processes at once"
+    assert OCR_GATE.peak == 3 and OCR_GATE.active == 0
+
+
+def test_default_ocr_workers_is_the_cpu_count() -> None:
+    assert PixelCleanSettings().ocr_workers == (os.cpu_count() or 1)
+
+
+def test_the_fast_path_applies_only_to_the_default_binary_on_auto() -> None:
+    assert not Tesseract(PixelCleanSettings(ocr_engine="subprocess")).fast()
+    assert not Tesseract(PixelCleanSettings(tesseract="/usr/bin/tesseract")).fast()
+
+
+def test_the_fast_path_reads_what_the_binary_reads() -> None:
+    pytest.importorskip("tesserocr")
+    image, _ = burn(chest(64, 320, 8, 2), [Text(6, 6, "DOE^JOHN 12345678", 24)], 0)
+    ink = np.where(image == 0, 0, 255).astype(np.uint8)
+    fast = Tesseract(PixelCleanSettings())
+    assert fast.fast()
+    slow = Tesseract(PixelCleanSettings(ocr_engine="subprocess"))
+    words = [{w.text for w in tsv_words(engine.run(ink, 6), 1)} for engine in (fast, slow)]
+    # The wheel bundles its own libtesseract, so reads may differ in detail, not in substance.
+    for read in words:
+        assert "12345678" in read and any("JOHN" in w for w in read)

@@ -36,6 +36,16 @@ from deid.pixels import BannerZone, PixelCleanSettings
         ({"laterality_markers": "L"}, "laterality_markers"),
         ({"tesseract": ""}, "tesseract"),
         ({"ocr_languages": "eng"}, "ocr_languages"),
+        ({"detector": "tesseract"}, "detector"),
+        ({"min_contrast": 0}, "min_contrast"),
+        ({"candidate_side": 8}, "candidate_side"),
+        ({"candidate_min_confidence": -1}, "candidate_min_confidence"),
+        ({"trust_burned_in_no": "some"}, "trust_burned_in_no"),
+        ({"trust_burned_in_no": {"manufacturer": "ACME"}}, "trust_burned_in_no"),
+        ({"trust_burned_in_no": ["ACME"]}, "trust_burned_in_no[0]"),
+        ({"trust_burned_in_no": [{"manufacturer": "A"}, {"vendor": "B"}]}, "trust_burned_in_no[1].vendor"),
+        ({"trust_burned_in_no": [{}]}, "trust_burned_in_no[0].manufacturer"),
+        ({"trust_burned_in_no": [{"model": ""}]}, "trust_burned_in_no[0].model"),
     ],
 )
 def test_settings_errors_name_the_offending_key(data: dict, key: str) -> None:
