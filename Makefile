@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 BUNDLE ?= models/demo-cxr
 DEMO_DIR ?= work/demo
 
-.PHONY: help system-deps system-deps-demo venv venv-appliance lint typecheck test test-fast demo demo-model clean
+.PHONY: help system-deps system-deps-demo venv venv-appliance lint typecheck test test-fast soak demo demo-model clean
 
 help:
 	@echo "make test        set up everything and run the test suite"
@@ -17,6 +17,7 @@ help:
 	@echo "make demo-model  rebuild the demo model bundle from nothing (phantoms, training, export)"
 	@echo "make lint        ruff (lint and format) and the import contracts (import-linter)"
 	@echo "make typecheck   mypy"
+	@echo "make soak        the 50-SIGKILL crash-safety soak (about 6 minutes)"
 
 # Debian packages. The demo needs DCMTK (the PACS peer), tesseract (Clean Pixel Data) and openssl;
 # the tests also use dicom3tools (dciodvfy) and Orthanc (a peer de-identifier). Installed when running
@@ -72,6 +73,10 @@ test: system-deps venv
 # Skips tests marked slow.
 test-fast: system-deps venv
 	$(PY) -m pytest -m "not slow"
+
+# The long crash-safety soak: 50 SIGKILLs of `securemed serve` over a stream of 120 studies (~6 min).
+soak: system-deps venv
+	SECUREMED_SOAK=1 $(PY) -m pytest -s tests/appliance/test_soak.py
 
 demo-model: venv
 	$(PY) -m cli.demo_model --out $(BUNDLE)

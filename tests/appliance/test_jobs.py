@@ -368,5 +368,9 @@ def test_a_job_whose_last_attempt_delivered_before_the_crash_finishes_delivered_
     assert store.claim_next().job_id == job  # left running by the last crash, after its envelopes were stored
     assert store.fail_poisoned(3, delivered=lambda job_id: ("r-1", "r-2") if job_id == job else None) == []
     record = store.get(job)
-    assert (record.state, record.report_ids, record.reason) == ("delivered", ("r-1", "r-2"), "delivered; finished at recovery")
+    assert (record.state, record.report_ids, record.reason) == (
+        "delivered",
+        ("r-1", "r-2"),
+        "delivered; finished at recovery",
+    )
     store.close()

@@ -5,6 +5,7 @@ Withheld or StageFailed; any other exception escaping fails this test with the i
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +20,19 @@ HARNESS = Path(__file__).with_name("fuzz_parse.py")
 def _fuzz(tmp_path: Path, runs: int, timeout: float) -> subprocess.CompletedProcess:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
+    # libFuzzer's RSS limit reads the peak RSS, which Linux carries across execve: the harness would
+    # start with this pytest process's peak (GBs after the export tests). Allow 2 GiB above it.
+    rss_limit_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 + 2048
     return subprocess.run(
-        [sys.executable, str(HARNESS), f"-runs={runs}", "-seed=1", f"-artifact_prefix={tmp_path}/", str(corpus)],
+        [
+            sys.executable,
+            str(HARNESS),
+            f"-runs={runs}",
+            "-seed=1",
+            f"-rss_limit_mb={rss_limit_mb}",
+            f"-artifact_prefix={tmp_path}/",
+            str(corpus),
+        ],
         capture_output=True,
         text=True,
         timeout=timeout,
