@@ -49,7 +49,7 @@ class FastEngines:
                 self._checked = True
                 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # deterministic, as the binary
                 try:
-                    import tesserocr  # type: ignore[import-not-found]
+                    import tesserocr  # type: ignore[import-untyped]
 
                     self._module = tesserocr if _tessdata() else None
                 except ImportError:
