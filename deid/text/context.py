@@ -173,7 +173,13 @@ class StudyContext:
         values: list[tuple[str, str]] = []
 
         def walk(d: Any) -> None:
-            for elem in d:
+            for tag in list(d.keys()):
+                try:
+                    elem = d[tag]
+                except Exception:  # pydicom raises many types on a value it cannot decode
+                    # Such an element is refused by the header engine, which names it; the deny-list
+                    # has nothing to take from it.
+                    continue
                 if elem.VR == "SQ":
                     for item in elem.value or ():
                         walk(item)

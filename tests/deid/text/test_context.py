@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from deid.text import (
@@ -217,3 +218,17 @@ def test_every_planted_header_value_is_gone(
         assert value not in out
     for part in (first, last):
         assert not re.search(rf"(?<!\w){re.escape(part)}(?!\w)", out), part
+
+
+@pytest.mark.parametrize(
+    ("tag", "vr", "raw"),
+    [
+        (0x00280010, "US", b"\x01\x02\x03"),  # a US of 3 bytes (found by tools/hostile_corpus.py)
+        (0x02005501, "S\x02", b"abcd"),  # an unknown VR
+    ],
+)
+def test_context_skips_an_element_it_cannot_decode_and_keeps_the_rest(tag: int, vr: str, raw: bytes) -> None:
+    ds = Dataset()
+    ds.PatientName = "DOE^JOHN"
+    ds[tag] = RawDataElement(tag, vr, len(raw), raw, 0, False, True)  # type: ignore[assignment]
+    assert (PERSON, "DOE^JOHN") in StudyContext.from_dataset(ds).values
