@@ -12,8 +12,8 @@ Contract of `to_native(ds) -> Dataset`:
 * An encapsulated one is checked in the caller first, cheaply and without decoding: the Pixel Data
   must be encapsulated (fragments), a decoder must exist for its transfer syntax, the decoded size
   the header declares (Rows x Columns x frames x samples x Bits Allocated) must fit in
-  `max_memory_bytes`, and the first fragment's codestream header must agree with the dataset
-  (`common.codestream.codestream_problem`, the check the listener makes too).
+  `max_memory_bytes`, and every frame's codestream header must agree with the dataset
+  (`common.codestream.codestream_problem`; the listener makes the same check on the first frame).
 * It is then decoded by pydicom in a worker process whose address space is capped (RLIMIT_AS: the
   worker's idle footprint plus `max_memory_bytes`) and which is killed after `timeout_s`. The result
   is a new dataset with the semantics of `deid.pixels.cleaner` (`_decode_to_native`): pydicom's
@@ -45,11 +45,11 @@ from multiprocessing.connection import Connection
 from typing import Any, cast
 
 from pydicom.dataset import Dataset
-from pydicom.encaps import generate_fragments
+from pydicom.encaps import generate_fragments, generate_frames
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless
 
-from common.codestream import codestream_problem
+from common.codestream import CHECKED_TRANSFER_SYNTAXES, codestream_problem
 from common.errors import ExitCode
 from runtime.errors import RuntimeFailure
 
@@ -178,7 +178,18 @@ class BoundedDecoder:
                 "size", f"decoded size {size} bytes exceeds the limit of {self.settings.max_memory_bytes} bytes"
             )
         if self._check_header:
+            # Every frame's header: a bomb may hide in a later frame (the listener reads frame 1 only).
             problem = codestream_problem(str(syntax), bytes(first), rows, columns, samples, stored)
+            if problem is None and frames > 1 and str(syntax) in CHECKED_TRANSFER_SYNTAXES:
+                try:
+                    for index, frame in enumerate(generate_frames(ds.PixelData, number_of_frames=frames)):
+                        if index and (
+                            problem := codestream_problem(str(syntax), frame, rows, columns, samples, stored)
+                        ):
+                            problem = f"frame {index + 1}: {problem}"
+                            break
+                except Exception as exc:  # pydicom raises ValueError, IndexError, ... on bad items
+                    raise DecodeRefused("header", f"frames unreadable ({type(exc).__name__})") from None
             if problem:
                 raise DecodeRefused("header", problem)
         # Only what the decoder reads travels to the worker: the Image Pixel elements (group 0028),

@@ -177,6 +177,19 @@ def test_a_lying_codestream_header_is_refused_before_any_decoding(decoder: Bound
     assert time.monotonic() - started < 0.5
 
 
+def test_a_bomb_in_a_later_frame_is_refused_by_its_header_before_any_decoding(
+    decoder: BoundedDecoder, tmp_path: Path
+) -> None:
+    ds = encapsulated(tmp_path, JPEGLSLossless, jpeg_ls_codestream(512, 512), 512, 512)
+    ds.NumberOfFrames = 2
+    ds.PixelData = encapsulate([jpeg_ls_codestream(512, 512), jpeg_ls_codestream(65535, 65535)])
+    started = time.monotonic()
+    with pytest.raises(DecodeRefused) as info:
+        decoder.to_native(ds)
+    assert info.value.code == "header" and info.value.reason.startswith("frame 2: ") and "65535" in info.value.reason
+    assert time.monotonic() - started < 0.5
+
+
 @pytest.mark.parametrize("kind", ["jpeg-ls", "jpeg"])
 def test_a_codestream_bomb_is_refused_under_the_memory_cap_and_the_caller_stays_small(
     kind: str, tmp_path: Path
