@@ -101,23 +101,31 @@ def split_statements(script: str) -> list[str]:
 
 
 def _narrow_mode(path: Path, *, create: bool) -> None:
-    """Create `path` with FILE_MODE (if `create`), or strip group/other bits from an existing file."""
-    flags = os.O_RDONLY | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    """Create `path` with FILE_MODE (if `create` and missing), or strip group/other bits from an
+    existing file.
+
+    An existing file is never opened here: closing any descriptor of a file drops every POSIX lock
+    this process holds on it (fcntl semantics), including SQLite's locks on a live database's -shm.
+    Another process (`securemed doctor`) would then believe itself alone, rebuild the -shm, and the
+    service, which has it mapped, would die of SIGBUS. So existing files are chmod-ed by path."""
     try:
-        fd = os.open(path, flags, FILE_MODE)
+        info = os.lstat(path)
     except FileNotFoundError:
-        if create:
-            raise
-        return
-    try:
-        mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        if mode & 0o077:
-            try:
-                os.fchmod(fd, mode & 0o700)
-            except PermissionError:
-                LOGGER.warning("sqlite: %s is mode %o and not ours to chmod", path, mode)
-    finally:
-        os.close(fd)
+        if not create:
+            return
+        try:
+            os.close(os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_CREAT | os.O_EXCL, FILE_MODE))
+            return
+        except FileExistsError:  # created meanwhile by another process: narrow it below
+            info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise sqlite3.OperationalError(f"{path} is a symbolic link")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        try:
+            os.chmod(path, mode & 0o700)
+        except PermissionError:
+            LOGGER.warning("sqlite: %s is mode %o and not ours to chmod", path, mode)
 
 
 class Database:

@@ -160,8 +160,10 @@ def wait_drained(service: Service, expected: int, timeout: float) -> None:
     assert service.proc is not None
     service.proc.send_signal(signal.SIGUSR1)
     time.sleep(1.0)
+    alive = service.proc.poll() is None
     raise AssertionError(
-        f"not drained after {timeout} s:\n{check_state(service.state).summary()}\nlog:\n{service.log()[-8000:]}"
+        f"not drained after {timeout} s (service {'running' if alive else f'exited {service.proc.returncode}'}):\n"
+        f"{check_state(service.state).summary()}\nlog:\n{service.log()[-8000:]}"
     )
 
 

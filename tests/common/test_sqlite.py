@@ -278,3 +278,48 @@ def test_close_is_idempotent_and_final(tmp_path: Path) -> None:
 def test_missing_directory_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         Database(tmp_path / "missing" / "db.sqlite3")
+
+
+def test_an_open_database_keeps_its_shm_lock_after_a_crash_so_no_other_process_rebuilds_the_shm(
+    tmp_path: Path,
+) -> None:
+    """SQLite holds a shared lock on byte 128 of the -shm (the "DMS" lock) while a connection is open;
+    a process that can take it exclusively believes itself alone and rebuilds the -shm, which kills
+    the process that has it mapped with SIGBUS (found by the SIGKILL soak: `securemed doctor` next to
+    a restarted service). Closing any descriptor of a file drops the process's locks on it (POSIX
+    fcntl semantics), so Database must not open and close side files that SQLite already holds: the
+    -wal and -shm left by a killed process are open and locked as soon as WAL mode is set."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "x.sqlite3"
+    writer = (
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA journal_mode=WAL'); c.execute('CREATE TABLE t (x)'); c.execute('INSERT INTO t VALUES (1)')\n"
+        "print('written', flush=True); time.sleep(60)\n"
+    )
+    crashed = subprocess.Popen([sys.executable, "-c", writer, str(path)], stdout=subprocess.PIPE, text=True)
+    assert crashed.stdout is not None and crashed.stdout.readline().strip() == "written"
+    crashed.send_signal(signal.SIGKILL)
+    crashed.wait(timeout=10)
+    assert (tmp_path / "x.sqlite3-shm").exists()  # the crash leftovers a restart finds
+
+    db = Database(path)
+    db.execute("INSERT INTO t VALUES (2)")
+    probe = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n"
+        "    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)\n"
+        "    print('taken')\n"
+        "except OSError:\n"
+        "    print('held')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "x.sqlite3-shm")], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "held"
+    assert stat.S_IMODE((tmp_path / "x.sqlite3-shm").stat().st_mode) & 0o077 == 0
+    db.close()
