@@ -9,11 +9,13 @@ with distinct SOP Instance UIDs), sent by one DCMTK storescu (all files on one a
 storescu processes at once (8 concurrent associations, count / 8 files each). In each round both
 receivers get each case, in an order that alternates:
   ours    dicom_listener.create_server in this process, spool in a temp directory, fsync of every
-          instance before its C-STORE response (the listener's durability, kept), PDU 128 KiB;
+          instance (file and folder) before its C-STORE response (the listener's durability, kept),
+          PDU 128 KiB; each data set is written once, to its spool temp file, as it arrives;
   dcmtk   /usr/bin/storescp +B (bit-preserving, writes the received data set straight to the file),
           --max-pdu 131072, --fork for the concurrent case, TCP_NODELAY=1 (DCMTK's switch for Nagle's
           algorithm, as for storescu); it does not fsync.
-Prints, per case, the median files/s and MB/s of each and the ratio ours/dcmtk; the last line is
+Prints, per case, the median files/s and MB/s of each (with the range over the rounds: the machine
+may be shared, so use enough rounds) and the ratio ours/dcmtk; the last line is
 `ingest_ours_over_dcmtk_8mb=R` (single association, 8 MB).
 """
 
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [s for s in SIZES if s in args.sizes.split(",")]
     fanouts = [int(a) for a in args.associations.split(",")]
     medians: dict[tuple[str, int], dict[str, float]] = {}
+    runs: dict[tuple[str, int], dict[str, list[float]]] = {}
     profiles = ThreadProfiles() if args.profile else None
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
@@ -212,14 +215,21 @@ def main(argv: list[str] | None = None) -> int:
                             flush=True,
                         )
                 medians[(size, fanout)] = {name: statistics.median(v) for name, v in times.items()}
+                runs[(size, fanout)] = dict(times)
             shutil.rmtree(work / f"files-{size}")
-    print(f"count={args.count} rounds={args.rounds} (medians; ours fsyncs every instance before its response)")
+    print(
+        f"count={args.count} rounds={args.rounds} (medians, with the range over the rounds in files/s; "
+        "ours fsyncs every instance before its response)"
+    )
     for (size, fanout), med in medians.items():
         mb = args.count * (SIZES[size] ** 2 * 2) / 1e6
+        spread = {
+            name: f"{args.count / max(v):.1f}-{args.count / min(v):.1f}" for name, v in runs[(size, fanout)].items()
+        }
         print(
             f"{size} on {fanout} association(s): ours {args.count / med['ours']:.1f} files/s "
-            f"({mb / med['ours']:.1f} MB/s), dcmtk {args.count / med['dcmtk']:.1f} files/s "
-            f"({mb / med['dcmtk']:.1f} MB/s), ours/dcmtk {med['dcmtk'] / med['ours']:.3f}"
+            f"({mb / med['ours']:.1f} MB/s, range {spread['ours']}), dcmtk {args.count / med['dcmtk']:.1f} files/s "
+            f"({mb / med['dcmtk']:.1f} MB/s, range {spread['dcmtk']}), ours/dcmtk {med['dcmtk'] / med['ours']:.3f}"
         )
     if profiles is not None and profiles.profiles:
         print(profiles.report())

@@ -3,6 +3,8 @@
 The lowest layer of the appliance: it imports nothing from appliance/, runtime/, export/ or
 training/. A hospital PACS sends studies; each instance is validated structurally (never
 decoded), written durably under spool_dir/incoming/<study>/<sop>.dcm and only then acknowledged.
+A C-STORE data set is written to its spool temp file while it arrives (guard.py, stream.py,
+spool/receiving.py), never assembled in memory, and parsed in place from that file.
 The pipeline polls Spool.ready_studies() and takes a study with Spool.claim().
 
     settings = ListenerSettings(ae_title="SECUREMED", allowed_calling_aets=frozenset({"PACS"}),

@@ -21,6 +21,12 @@ This is the boundary where the package's typed exceptions become C-STORE statuse
             disagrees with Rows/Columns/Samples per Pixel/Bits Stored. Quarantined.
     (0xC001 also answers, at once, a request whose Affected UIDs are empty: see guard.py.)
 
+The data set is usually already in a spool temp file, written as it arrived (guard.py,
+take_received): it is parsed in place (mapped, Pixel Data skipped) and published by
+Spool.store_received; a write failure while it arrived answers 0xA700 (write_failed). Otherwise
+(a request whose Affected UIDs are not valid UIDs) pynetdicom assembled it in memory and
+Spool.store writes it; the stored file is the same either way.
+
 Failures are returned as a status Dataset with an Error Comment (a fixed text, no data values).
 Every C-STORE gets one of these; nothing is dropped silently. The handler never decodes pixel
 data, never runs the pipeline, and logs UIDs and AE titles only.
@@ -47,11 +53,11 @@ from dicom_listener.errors import (
     SpoolError,
     UnparseableInstance,
 )
-from dicom_listener.guard import is_oversized
+from dicom_listener.guard import is_oversized, take_received
 from dicom_listener.identity import MAX_INFLATED_BYTES, InstanceIdentity, is_valid_uid, parse_instance
 from dicom_listener.image_limits import check_image
 from dicom_listener.limits import Admission, Counters, ask, disk_problem
-from dicom_listener.spool import QuarantineRecord, Spool, StoreOutcome, encode_file_meta
+from dicom_listener.spool import QuarantineRecord, ReceivingFile, Spool, StoreOutcome, encode_file_meta
 
 LOGGER = logging.getLogger("securemed.dicom_listener")
 
@@ -125,6 +131,16 @@ def check_identity(identity: InstanceIdentity, affected_sop_class: str, affected
         raise SOPClassMismatch("SOP Class UID differs from Affected SOP Class UID")
 
 
+def _validate(
+    dataset: bytes | memoryview, transfer_syntax: str, affected_class: str, affected_instance: str, policy: StorePolicy
+) -> InstanceIdentity:
+    """Parse and check one data set; raises UnparseableInstance (quarantine) or returns its identity."""
+    parsed = parse_instance(dataset, transfer_syntax, max_inflated_bytes=policy.max_inflated_bytes)
+    check_identity(parsed.identity, affected_class, affected_instance)
+    check_image(parsed.image, transfer_syntax, policy.max_pixel_bytes)
+    return parsed.identity
+
+
 def handle_store(event: Any, spool: Spool, policy: StorePolicy | None = None) -> int | Dataset:
     """EVT_C_STORE: validate, then store durably (Success) or quarantine (failure). Never raises.
 
@@ -132,37 +148,84 @@ def handle_store(event: Any, spool: Spool, policy: StorePolicy | None = None) ->
     """
     received_at = time.time()
     policy = policy if policy is not None else StorePolicy()
-    counters = policy.counters
     try:
         aet, host, port = _requestor(event)
         request = event.request
-        affected_class = str(request.AffectedSOPClassUID or "")
-        affected_instance = str(request.AffectedSOPInstanceUID or "")
-        transfer_syntax = str(event.context.transfer_syntax)
-        dataset = event.encoded_dataset(include_meta=False)
+        store = _Request(
+            aet=aet,
+            host=host,
+            port=port,
+            message_id=request.MessageID,
+            affected_class=str(request.AffectedSOPClassUID or ""),
+            affected_instance=str(request.AffectedSOPInstanceUID or ""),
+            transfer_syntax=str(event.context.transfer_syntax),
+            received_at=received_at,
+        )
+        received = take_received(event.assoc, request.MessageID)
+        dataset = b"" if received is not None else event.encoded_dataset(include_meta=False)
     except Exception as exc:
         LOGGER.error("C-STORE: cannot read the request (%s)", exc.__class__.__name__)
         return _failure(INTERNAL_ERROR, "internal error reading the request")
+    try:
+        return _store(event, spool, policy, store, received, dataset)
+    finally:
+        if received is not None:
+            received.discard()  # a no-op once published
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What handle_store read from the C-STORE request and its association."""
+
+    aet: str
+    host: str
+    port: int
+    message_id: int | None
+    affected_class: str
+    affected_instance: str
+    transfer_syntax: str
+    received_at: float
+
+
+def _store(
+    event: Any,
+    spool: Spool,
+    policy: StorePolicy,
+    store: _Request,
+    received: ReceivingFile | None,
+    dataset: bytes,
+) -> int | Dataset:
+    """handle_store once the data set is known: in `received` (written as it arrived) or `dataset`."""
+    counters = policy.counters
+    aet, host, port = store.aet, store.host, store.port
+    affected_class, affected_instance = store.affected_class, store.affected_instance
+    transfer_syntax, received_at = store.transfer_syntax, store.received_at
     log_uid = uid_ref(affected_instance) if is_valid_uid(affected_instance) else "<invalid UID>"
 
-    if is_oversized(event.assoc, request.MessageID):
+    if is_oversized(event.assoc, store.message_id):
         LOGGER.warning("C-STORE refused 0xA700 for %s from %s: data set over max_dataset_bytes", log_uid, aet)
         return _failure(OUT_OF_RESOURCES, "data set exceeds the size limit")
     busy = ask(policy.admission, counters)
     if busy is not None:
         LOGGER.warning("C-STORE refused 0xA700 for %s from %s: not admitted (%s)", log_uid, aet, busy)
         return _failure(OUT_OF_RESOURCES, f"not accepting now: {busy}")
-    low = disk_problem(spool.root, policy.min_free_bytes, len(dataset))
+    # A received file is on the volume already: its bytes are part of what statvfs reports used.
+    low = disk_problem(spool.root, policy.min_free_bytes, 0 if received is not None else len(dataset))
     if low is not None:
         counters.add("disk_low")
         LOGGER.warning("C-STORE refused 0xA700 for %s from %s: %s", log_uid, aet, low)
         return _failure(OUT_OF_RESOURCES, low)
 
     try:
-        parsed = parse_instance(dataset, transfer_syntax, max_inflated_bytes=policy.max_inflated_bytes)
-        identity = parsed.identity
-        check_identity(identity, affected_class, affected_instance)
-        check_image(parsed.image, transfer_syntax, policy.max_pixel_bytes)
+        if received is None:
+            identity = _validate(dataset, transfer_syntax, affected_class, affected_instance, policy)
+        else:
+            with received.dataset_view() as view:
+                identity = _validate(view, transfer_syntax, affected_class, affected_instance, policy)
+    except SpoolError as exc:  # the file written while it arrived failed (disk full, I/O error)
+        counters.add("write_failed")
+        LOGGER.error("C-STORE %s from %s not stored: %s", log_uid, aet, received.failed if received else exc)
+        return _failure(OUT_OF_RESOURCES, "instance could not be stored")
     except UnparseableInstance as error:
         status = refusal_status(error)
         counters.add(f"refused:{error.__class__.__name__}")
@@ -183,7 +246,8 @@ def handle_store(event: Any, spool: Spool, policy: StorePolicy | None = None) ->
         except Exception:
             header = b""
         try:
-            where = spool.quarantine((header, dataset), record)
+            payload = received.read_dataset() if received is not None else dataset
+            where = spool.quarantine((header, payload), record)
             LOGGER.warning(
                 "C-STORE refused 0x%04X (%s) for %s from %s; quarantined as %s",
                 status,
@@ -204,7 +268,10 @@ def handle_store(event: Any, spool: Spool, policy: StorePolicy | None = None) ->
         return _failure(status, error.reason)
 
     try:
-        result = spool.store(dataset, event.file_meta, identity, aet, received_at=received_at)
+        if received is not None:
+            result = spool.store_received(received, identity, aet, received_at=received_at)
+        else:
+            result = spool.store(dataset, event.file_meta, identity, aet, received_at=received_at)
     except SpoolError as exc:
         counters.add("write_failed")
         LOGGER.error("C-STORE %s from %s not stored: %s", log_uid, aet, exc)

@@ -163,9 +163,12 @@ def parse_identity(dataset: bytes, transfer_syntax_uid: str) -> InstanceIdentity
 
 
 def parse_instance(
-    dataset: bytes, transfer_syntax_uid: str, *, max_inflated_bytes: int = MAX_INFLATED_BYTES
+    dataset: bytes | memoryview, transfer_syntax_uid: str, *, max_inflated_bytes: int = MAX_INFLATED_BYTES
 ) -> ParsedInstance:
     """parse_identity, plus the top-level image header (Rows, Columns, ... first fragment).
+
+    `dataset` may be a memoryview (the listener maps the file it received into one): it is
+    walked in place, nothing of it is kept beyond the copied values of the wanted elements.
 
     A deflated data set is inflated at most to max_inflated_bytes: beyond it LimitExceeded is
     raised, having held no more than that in memory. Same errors as parse_identity otherwise.
@@ -225,7 +228,7 @@ def _integer_string(raw: bytes | None) -> int | None:
     return int(text)
 
 
-def _inflate(data: bytes, limit: int) -> bytes:
+def _inflate(data: bytes | memoryview, limit: int) -> bytes:
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
         out = inflater.decompress(data, limit + 1)

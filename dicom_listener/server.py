@@ -35,7 +35,9 @@ import threading
 import time
 from typing import Any
 
+from pydicom.uid import UID
 from pynetdicom import AE, evt
+from pynetdicom.dsutils import create_file_meta
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
@@ -43,11 +45,11 @@ from common.aetitle import AE_TITLE_MAX_LEN
 from common.tls import TLSFiles
 from dicom_listener.contexts import supported_contexts
 from dicom_listener.errors import ListenerConfigError, ListenerError
-from dicom_listener.guard import GuardLimits, install
+from dicom_listener.guard import GuardLimits, SinkFactory, install
 from dicom_listener.handlers import StorePolicy, handle_echo, handle_store
 from dicom_listener.limits import Admission, Counters, ask, disk_problem
 from dicom_listener.settings import ListenerSettings
-from dicom_listener.spool import Spool
+from dicom_listener.spool import ReceivingFile, Spool, instance_header
 
 LOGGER = logging.getLogger("securemed.dicom_listener")
 
@@ -79,7 +81,7 @@ class _GuardedRequestHandler(RequestHandler):
 
     def _create_association(self) -> Any:
         assoc = super()._create_association()
-        install(assoc, self.server.guard_limits, self.server.counters)
+        install(assoc, self.server.guard_limits, self.server.counters, self.server.open_sink)
         return assoc
 
 
@@ -97,6 +99,7 @@ class _ListenerAssociationServer(ThreadedAssociationServer):
     spool_root: Any = None
     admission: Admission | None = None
     guard_limits: GuardLimits = GuardLimits(60.0, 60.0, 131072, 512 * 1024 * 1024)
+    open_sink: SinkFactory | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.counters = Counters()
@@ -185,6 +188,24 @@ class _ListenerAssociationServer(ThreadedAssociationServer):
 
 def _host(address: Any) -> str:
     return str(address[0]) if isinstance(address, tuple) and address else "?"
+
+
+def receiving_files(spool: Spool) -> SinkFactory:
+    """The guard's SinkFactory on `spool`: a ReceivingFile whose header is exactly the one
+    Spool.store would write for that instance (the File Meta pynetdicom's event.file_meta
+    builds from the request, through instance_header), or None when it cannot be encoded."""
+
+    def open_sink(sop_class: str, sop_instance: str, transfer_syntax: str, calling_aet: str) -> ReceivingFile | None:
+        try:
+            meta = create_file_meta(
+                sop_class_uid=UID(sop_class), sop_instance_uid=UID(sop_instance), transfer_syntax=UID(transfer_syntax)
+            )
+            header = instance_header(meta, sop_class, sop_instance, calling_aet)
+        except Exception:  # the handler's own path (in memory) then reports whatever is wrong
+            return None
+        return spool.open_receiving(header)
+
+    return open_sink
 
 
 def build_ssl_context(tls: TLSFiles) -> ssl.SSLContext:
@@ -386,6 +407,7 @@ def create_server(
             max_dataset_bytes=settings.max_dataset_bytes,
         )
         server.counters = counters
+        server.open_sink = receiving_files(active_spool)
         server.bind(evt.EVT_REQUESTED, _admit, [server])
         thread = threading.Thread(
             target=server.serve_forever,

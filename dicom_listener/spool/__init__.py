@@ -18,6 +18,8 @@ Store protocol and why the index insert comes *after* the rename
 store() runs these steps and the C-STORE handler acknowledges Success only after step 4:
 
     1. write file (preamble + file meta + data set bytes as received) to tmp/<owner>/, fsync it
+       (store(): all at once; store_received(): the listener wrote it while the data set arrived,
+       as a ReceivingFile, and its fsync comes here; the file's bytes are the same either way)
     2. rename it to incoming/<study>/<sop>.dcm, fsync the study folder (and incoming/ if the
        study folder was just created)
     3. insert the SOP Instance UID into the index (a committed WAL transaction, fsynced)
@@ -53,15 +55,19 @@ the first batch first. ready_studies() leaves such studies out until then.
 Modules (each one concept; the names below are importable from here):
 
     records.py     StoreOutcome, StoreResult, ReadyStudy, ClaimedStudy, QuarantineRecord
-    files.py       encode_file_meta, fsync_dir, write_temp (step 1), publish (step 2), file naming
+    files.py       encode_file_meta, instance_header, fsync_dir, write_temp (step 1), publish
+                   (step 2), file naming
+    receiving.py   ReceivingFile: step 1 written as the data set arrives (store_received)
     index.py       SpoolIndex: index.sqlite3 on common.sqlite.Database (step 3, crash adoption)
     scratch.py     Scratch: the flock-owned tmp/<owner>/ folder of one Spool, orphan removal
     quarantine.py  write_quarantine: refused payload + reason file
-    spool.py       Spool: the facade (store, ready_studies, claim, claimed_studies, release,
-                   complete, prune_index, quarantine) and the lock; recovery at open
+    spool.py       Spool: the facade (store, open_receiving, store_received, ready_studies, claim,
+                   claimed_studies, release, complete, prune_index, quarantine) and the lock;
+                   recovery at open
 """
 
-from dicom_listener.spool.files import SUFFIX, encode_file_meta, fsync_dir
+from dicom_listener.spool.files import SUFFIX, encode_file_meta, fsync_dir, instance_header
+from dicom_listener.spool.receiving import ReceivingFile
 from dicom_listener.spool.records import (
     ClaimedStudy,
     QuarantineRecord,
@@ -90,9 +96,11 @@ __all__ = [
     "ClaimedStudy",
     "QuarantineRecord",
     "ReadyStudy",
+    "ReceivingFile",
     "Spool",
     "StoreOutcome",
     "StoreResult",
     "encode_file_meta",
     "fsync_dir",
+    "instance_header",
 ]

@@ -20,8 +20,9 @@ from pathlib import Path
 
 from pydicom.dataset import FileMetaDataset
 from pydicom.filewriter import write_file_meta_info
+from pydicom.uid import UID
 
-from dicom_listener.errors import SpoolWriteError
+from dicom_listener.errors import SpoolError, SpoolWriteError
 from dicom_listener.identity import is_valid_uid
 
 SUFFIX = ".dcm"
@@ -36,6 +37,23 @@ def encode_file_meta(file_meta: FileMetaDataset) -> bytes:
     buffer.write(b"\x00" * 128 + b"DICM")
     write_file_meta_info(buffer, file_meta, enforce_standard=True)  # type: ignore[arg-type]
     return buffer.getvalue()
+
+
+def instance_header(file_meta: FileMetaDataset, sop_class_uid: str, sop_instance_uid: str, calling_aet: str) -> bytes:
+    """The Part 10 header of a stored instance: `file_meta` (it must carry the Transfer Syntax UID)
+    with the media storage UIDs and the Source AE title set. The one place that header is made,
+    whether the data set is written after it at once (Spool.store) or as it arrives (ReceivingFile).
+
+    Raises SpoolError when it cannot be encoded.
+    """
+    meta = FileMetaDataset(file_meta)
+    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
+    meta.SourceApplicationEntityTitle = calling_aet
+    try:
+        return encode_file_meta(meta)
+    except (AttributeError, ValueError, TypeError) as exc:
+        raise SpoolError(f"file meta cannot be encoded: {exc.__class__.__name__}") from exc
 
 
 def fsync_dir(path: Path) -> None:

@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pydicom.dataset import FileMetaDataset
-from pydicom.uid import UID
 
 from common.logref import uid_ref
 from dicom_listener.errors import (
@@ -36,14 +35,15 @@ from dicom_listener.identity import InstanceIdentity, is_valid_uid
 from dicom_listener.spool.files import (
     DIR_MODE,
     SUFFIX,
-    encode_file_meta,
     fsync_dir,
+    instance_header,
     instance_paths,
     publish,
     write_temp,
 )
 from dicom_listener.spool.index import SpoolIndex
 from dicom_listener.spool.quarantine import write_quarantine
+from dicom_listener.spool.receiving import ReceivingFile
 from dicom_listener.spool.records import (
     ClaimedStudy,
     QuarantineRecord,
@@ -191,20 +191,51 @@ class Spool:
         at = time.time() if received_at is None else received_at
         if self.contains(sop):
             return StoreResult(StoreOutcome.DUPLICATE, sop, None)
-        meta = FileMetaDataset(file_meta)
-        meta.MediaStorageSOPClassUID = UID(identity.sop_class_uid)
-        meta.MediaStorageSOPInstanceUID = UID(sop)
-        meta.SourceApplicationEntityTitle = calling_aet
+        header = instance_header(file_meta, identity.sop_class_uid, sop, calling_aet)
+        return self._commit(self._stage((header, dataset)), identity, calling_aet, at)
+
+    def open_receiving(self, header: bytes) -> ReceivingFile:
+        """A ReceivingFile in this Spool's scratch folder, `header` written (see receiving.py).
+
+        Never raises: a file that cannot be created comes back failed.
+        """
+        return ReceivingFile(self._scratch.path, header)
+
+    def store_received(
+        self,
+        received: ReceivingFile,
+        identity: InstanceIdentity,
+        calling_aet: str,
+        *,
+        received_at: float | None = None,
+    ) -> StoreResult:
+        """store() for an instance already written while it arrived: same outcome, same file.
+
+        `received`'s header must be instance_header(file meta, identity's SOP Class and Instance
+        UIDs, calling_aet), as the guard writes it. fsyncs it, then publishes and indexes it as
+        store() does; the ReceivingFile is used up (removed unless published) either way.
+        Raises SpoolWriteError (SpoolError if closed); nothing is then left in incoming/.
+        """
         try:
-            header = encode_file_meta(meta)
-        except (AttributeError, ValueError, TypeError) as exc:
-            raise SpoolError(f"file meta cannot be encoded: {exc.__class__.__name__}") from exc
-        staged = self._stage((header, dataset))
+            sop = identity.sop_instance_uid
+            uids = (sop, identity.study_instance_uid, identity.sop_class_uid)
+            if not all(is_valid_uid(uid) for uid in uids):
+                raise SpoolError("identity UIDs must be valid DICOM UIDs")
+            at = time.time() if received_at is None else received_at
+            if self.contains(sop):
+                return StoreResult(StoreOutcome.DUPLICATE, sop, None)
+            return self._commit(received.finish(), identity, calling_aet, at)
+        finally:
+            received.discard()
+
+    def _commit(self, staged: Path, identity: InstanceIdentity, calling_aet: str, at: float) -> StoreResult:
+        """Steps 2 and 3 for a staged (fsynced) file; the staged file is gone afterwards."""
+        sop = identity.sop_instance_uid
         try:
             with self._exclusive():
                 if self._index.contains(sop):
                     return StoreResult(StoreOutcome.DUPLICATE, sop, None)
-                final = self._publish(staged, study, sop)
+                final = self._publish(staged, identity.study_instance_uid, sop)
                 self._record(final, identity, calling_aet, at)
         finally:
             with contextlib.suppress(FileNotFoundError):
