@@ -24,7 +24,7 @@ import numpy as np
 from export.onnx_export import export_model
 from export.quality import MIN_TOKEN_AGREEMENT, GraphPair, QualityError, choose_int8, probe_inputs
 from export.spec import graph_specs
-from runtime.bundle import FORMAT, MANIFEST, bundle_digest, sha256_bytes
+from runtime.bundle import FORMAT, MANIFEST, ValidationCalibration, bundle_digest, sha256_bytes
 from training.model import CLIP_MEAN, CLIP_STD, ReportModel
 
 log = logging.getLogger("securemed.export")
@@ -170,8 +170,16 @@ def write_manifest(
     metrics: Mapping[str, Any] | None = None,
     model_card: str | None = None,
     quantization: Mapping[str, Any] | None = None,
+    validation: ValidationCalibration | Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write model card + manifest over every file now in out_dir; returns the manifest."""
+    """Write model card + manifest over every file now in out_dir; returns the manifest.
+
+    A model with a finding head gets a "finding_head" record (its output name and label names);
+    `validation` (the anomaly thresholds, runtime.bundle.ValidationCalibration or its dict form) is
+    checked by parsing it back and written under "validation".
+    """
+    if validation is not None and not isinstance(validation, ValidationCalibration):
+        validation = ValidationCalibration.from_dict(validation)
     (out_dir / CONFIG_FILE).write_text(model.cfg.to_json())
     if model_card is not None:
         (out_dir / MODEL_CARD_FILE).write_text(model_card)
@@ -224,6 +232,12 @@ def write_manifest(
         "metrics": dict(metrics or {}),
         "quantization": dict(quantization or {}),
     }
+    if model.finding_head is not None:
+        manifest["finding_head"] = {"output": "finding_logits", "labels": list(model.cfg.labels)}
+        if validation is not None and validation.labels != tuple(model.cfg.labels):
+            raise ValueError("validation.labels must be the finding head's labels")
+    if validation is not None:
+        manifest["validation"] = validation.to_dict()
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 

@@ -2,7 +2,8 @@
 
 Contract: `convert_fp16(src, dst)` writes a float16 copy of one graph (weights and activations in
 fp16) that keeps the same input and output names, so runtime.generator runs it unchanged:
-- Host-facing tensors stay float32: `pixel_values` in, `encoder_hidden_states` and `logits` out.
+- Host-facing tensors stay float32: `pixel_values` in, `encoder_hidden_states`, `finding_logits` and
+  `logits` out.
   The key/value caches (cross_*, past_*, present_*) become float16: they stay on the GPU between
   decoding steps, are half the size, and need no per-step cast; the generator binds the decoder's
   caches in the dtype the graph declares.
@@ -46,7 +47,7 @@ from runtime.session import cpu_session
 
 log = logging.getLogger("securemed.export")
 
-HOST_IO = ("pixel_values", "encoder_hidden_states", "logits")
+HOST_IO = ("pixel_values", "encoder_hidden_states", "finding_logits", "logits")
 FP32_OP_TYPES = ("Softmax",)
 OVERFLOW_LIMIT = 8192.0  # an eighth of fp16's largest finite value: headroom for unseen inputs
 # Outputs compared within max|fp16 - fp32| <= atol + rtol * max|fp32|, per output tensor.

@@ -1,7 +1,9 @@
 """The two inference graphs of a report model, as plain torch modules that export cleanly to ONNX.
 
 encoder: (pixel_values, prompt_ids, prompt_mask) -> encoder_hidden_states, encoder_attention_mask,
-         and the cross-attention keys/values of every decoder layer (computed once per study).
+         the cross-attention keys/values of every decoder layer (computed once per study), and, for a
+         model with a finding head, finding_logits [B, n_labels] from the same ViT pass (last output;
+         consumers read outputs by name).
 decoder: one greedy step with an explicit self-attention KV cache:
          (input_ids[B,1], encoder_attention_mask, past_key_i/past_value_i [B,H,T,dk] with T >= 0,
           cross_key_i/cross_value_i) -> logits[B,V], present_key_i/present_value_i [B,H,T+1,dk].
@@ -36,13 +38,15 @@ class EncoderGraph(nn.Module):
     def forward(
         self, pixel_values: torch.Tensor, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
-        hidden, mask = self.model.encode(pixel_values, prompt_ids, prompt_mask)
+        tokens = self.model.vision(pixel_values)
+        hidden, mask = self.model.encode_tokens(tokens, prompt_ids, prompt_mask)
         cross: list[torch.Tensor] = []
         for block in self.layers:
             attention = block.layer[1].EncDecAttention
             cross.append(_heads(attention.k(hidden), self.n_heads))
             cross.append(_heads(attention.v(hidden), self.n_heads))
-        return (hidden, mask, *cross)
+        head = self.model.finding_head
+        return (hidden, mask, *cross) if head is None else (hidden, mask, *cross, head(tokens))
 
 
 class DecoderStepGraph(nn.Module):
@@ -134,7 +138,8 @@ def greedy_with_graphs(
 ) -> torch.Tensor:
     """Greedy decoding through the two graphs in torch (the export's own reference)."""
     enc, dec = EncoderGraph(model).eval(), DecoderStepGraph(model).eval()
-    _, mask, *cross = enc(pixel_values, prompt_ids, prompt_mask)
+    _, mask, *rest = enc(pixel_values, prompt_ids, prompt_mask)
+    cross = rest[: 2 * dec.n_layers]  # finding_logits, if any, come after the caches
     cfg = model.t5.config
     batch = pixel_values.shape[0]
     heads, d_kv = cfg.num_heads, cfg.d_kv

@@ -59,11 +59,15 @@ class GraphPair:
         self.heads, self.d_kv = past[0].shape[1], past[0].shape[3]
 
     def _start(self, pixels: np.ndarray, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-        _, enc_mask, *cross = self.encoder.run(None, {"pixel_values": pixels, "prompt_ids": ids, "prompt_mask": mask})
-        feeds = {"encoder_attention_mask": enc_mask}
+        names = [o.name for o in self.encoder.get_outputs()]
+        # By name: a graph with a finding head has one more output after the caches.
+        out = dict(
+            zip(names, self.encoder.run(names, {"pixel_values": pixels, "prompt_ids": ids, "prompt_mask": mask}))
+        )
+        feeds = {"encoder_attention_mask": out["encoder_attention_mask"]}
         empty = np.zeros((pixels.shape[0], self.heads, 0, self.d_kv), dtype=np.float32)
         for i in range(self.layers):
-            feeds[f"cross_key_{i}"], feeds[f"cross_value_{i}"] = cross[2 * i], cross[2 * i + 1]
+            feeds[f"cross_key_{i}"], feeds[f"cross_value_{i}"] = out[f"cross_key_{i}"], out[f"cross_value_{i}"]
             feeds[f"past_key_{i}"], feeds[f"past_value_{i}"] = empty, empty
         return feeds
 

@@ -62,6 +62,14 @@ def graph_specs(model: ReportModel) -> tuple[GraphSpec, GraphSpec]:
     v, t5 = model.cfg.vision, model.t5.config
     layers, heads, d_kv = t5.num_decoder_layers, t5.num_heads, t5.d_kv
     cross = _cache_specs("cross", layers, heads, d_kv, "encoder_length")
+    # The finding head rides on the encoder graph rather than a graph of its own: it needs the ViT's
+    # tokens, which the encoder computes anyway (a separate graph would run the ViT twice per study),
+    # and it inherits the encoder's manifest hash, INT8 guard, fp16 variant and TensorRT profiles.
+    head = (
+        (TensorSpec("finding_logits", "float32", ("batch", len(model.cfg.labels))),)
+        if model.finding_head is not None
+        else ()
+    )
     encoder = GraphSpec(
         name="encoder",
         file="encoder.onnx",
@@ -75,6 +83,7 @@ def graph_specs(model: ReportModel) -> tuple[GraphSpec, GraphSpec]:
             TensorSpec("encoder_hidden_states", "float32", ("batch", "encoder_length", t5.d_model)),
             TensorSpec("encoder_attention_mask", "int64", ("batch", "encoder_length")),
             *cross,
+            *head,
         ),
         tolerance=Tolerance(atol=1e-4, rtol=1e-3),
     )

@@ -9,13 +9,17 @@ Manifest layout (manifest.json, format "securemed-bundle/1"):
   name, bundle_id, created_at, files{name: {sha256, bytes}}, variants{precision: {encoder, decoder}},
   graphs{file: {inputs, outputs}}, preprocessing{...}, tokenizer{file, pad/eos/decoder_start ids},
   decoder{num_layers, num_heads, d_kv, vocab_size}, generation{max_new_tokens}, model_card, metrics,
-  quantization{int8: the chosen INT8 candidate or null, candidates: agreement measurements}.
+  quantization{int8: the chosen INT8 candidate or null, candidates: agreement measurements},
+  optional finding_head{output, labels}: the encoder graph's image-only finding head (absent: no head),
+  optional validation{labels, logprob_mean_min, logprob_min_min, agreement_min, source}: the anomaly
+  thresholds of the report validator, chosen on held-out phantoms (absent in older bundles).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -64,6 +68,62 @@ class DecoderInfo:
 
 
 @dataclass(frozen=True)
+class ValidationCalibration:
+    """Thresholds of the anomaly checks on a draft, chosen on held-out data (manifest key "validation").
+
+    A draft is anomalous when mean(token_logprobs) < logprob_mean_min, or min(token_logprobs) <
+    logprob_min_min, or agreement(finding_probs, label_report(draft)) < agreement_min (None: no
+    image-report agreement check, e.g. a bundle without a finding head). `labels` names the finding
+    probabilities in order; `source` says how the thresholds were computed (n, seeds, quantile, ...).
+    """
+
+    labels: tuple[str, ...]
+    logprob_mean_min: float
+    logprob_min_min: float
+    agreement_min: float | None
+    source: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ValidationCalibration:
+        """Parse the manifest's "validation" record; raises BundleError when it is malformed."""
+        if not isinstance(raw, Mapping):
+            raise BundleError("manifest: validation must be an object")
+        try:
+            labels = raw.get("labels", [])
+            if not isinstance(labels, (list, tuple)) or not all(isinstance(x, str) for x in labels):
+                raise BundleError("manifest: validation.labels must be a list of strings")
+            agreement = raw.get("agreement_min")
+            source = raw.get("source", {})
+            if not isinstance(source, Mapping):
+                raise BundleError("manifest: validation.source must be an object")
+            calibration = cls(
+                labels=tuple(labels),
+                logprob_mean_min=_finite(raw["logprob_mean_min"], "logprob_mean_min"),
+                logprob_min_min=_finite(raw["logprob_min_min"], "logprob_min_min"),
+                agreement_min=None if agreement is None else _finite(agreement, "agreement_min"),
+                source=dict(source),
+            )
+        except KeyError as exc:
+            raise BundleError(f"manifest: missing key validation.{exc.args[0]}") from None
+        return calibration
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "labels": list(self.labels),
+            "logprob_mean_min": self.logprob_mean_min,
+            "logprob_min_min": self.logprob_min_min,
+            "agreement_min": self.agreement_min,
+            "source": dict(self.source),
+        }
+
+
+def _finite(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BundleError(f"manifest: validation.{key} must be a finite number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     bundle_id: str
@@ -78,6 +138,8 @@ class Manifest:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     graphs: Mapping[str, Any] = field(default_factory=dict)
     quantization: Mapping[str, Any] = field(default_factory=dict)  # what the INT8 guard measured and chose
+    finding_labels: tuple[str, ...] = ()  # names of the encoder's "finding_logits" columns; () = no head
+    validation: ValidationCalibration | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Manifest:
@@ -91,6 +153,13 @@ class Manifest:
         pre = need(raw, "preprocessing", "")
         tok = need(raw, "tokenizer", "")
         dec = need(raw, "decoder", "")
+        head = raw.get("finding_head") or {}
+        labels = head.get("labels", []) if isinstance(head, Mapping) else None
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise BundleError("manifest: finding_head.labels must be a list of strings")
+        validation = None if raw.get("validation") is None else ValidationCalibration.from_dict(raw["validation"])
+        if validation is not None and labels and validation.labels != tuple(labels):
+            raise BundleError("manifest: validation.labels differ from finding_head.labels")
         try:
             return cls(
                 name=str(need(raw, "name", "")),
@@ -120,6 +189,8 @@ class Manifest:
                 metrics=dict(raw.get("metrics", {})),
                 graphs=dict(raw.get("graphs", {})),
                 quantization=dict(raw.get("quantization", {})),
+                finding_labels=tuple(labels),
+                validation=validation,
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"manifest: malformed value: {exc}") from exc

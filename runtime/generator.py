@@ -8,6 +8,12 @@ self-attention cache stay where the provider put them (GPU memory on CUDA/Tensor
 as OrtValues, so only the logits of the new token cross to the host each step. Studies that arrive
 together are decoded as one batch (runtime.batching groups them); finished rows keep emitting padding
 until every row is done.
+
+Each report carries what the validator's anomaly checks need (ids.report): `token_logprobs`, the
+log-softmax of every emitted token (</s> included) computed from the logits that already come to the
+host, and `finding_probs`, the sigmoid of the encoder's "finding_logits" output (the image tower's
+finding head, columns in `manifest.finding_labels` order), None for a bundle without that output.
+Encoder outputs are read by name, never by position.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from runtime.session import (
 __all__ = [
     "PREFERRED_PROVIDERS",
     "GeneratedReport",
+    "GeneratedRows",
     "ReportGenerator",
     "available_providers",
     "split_sections",
@@ -43,10 +50,35 @@ _SECTIONS = re.compile(r"FINDINGS\s*:(?P<findings>.*?)(?:IMPRESSION\s*:(?P<impre
 
 
 @dataclass(frozen=True)
+class GeneratedRows:
+    """Raw output of one batch: token ids and their log-probabilities per row, finding probabilities."""
+
+    ids: list[list[int]]
+    logprobs: list[list[float]]
+    finding_probs: np.ndarray | None  # [batch, n_labels] float32, or None without a finding head
+
+
+def _chosen_logprobs(scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """log softmax(scores)[row, chosen[row]] per row, stable (max subtracted before exp)."""
+    top = scores.max(axis=-1, keepdims=True)
+    lse = np.log(np.exp(scores - top).sum(axis=-1)) + top[:, 0]
+    return np.take_along_axis(scores, chosen[:, None], axis=-1)[:, 0] - lse
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function without overflow for large |x| (exp only of non-positive values)."""
+    x = x.astype(np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+@dataclass(frozen=True)
 class GeneratedReport:
     findings: str
     impression: str
     token_ids: tuple[int, ...]
+    token_logprobs: tuple[float, ...] = ()  # log-softmax of each emitted token, </s> included
+    finding_probs: tuple[float, ...] | None = None  # sigmoid of the finding head; None without one
 
     @property
     def text(self) -> str:
@@ -94,6 +126,8 @@ class ReportGenerator:
         self.tokenizer = Tokenizer.from_str(bundle.blob(m.tokenizer.file).decode("utf-8"))
         self._layers, self._heads, self._d_kv = m.decoder.num_layers, m.decoder.num_heads, m.decoder.d_kv
         self._check_io()
+        self._encoder_outputs = [o.name for o in self.encoder.get_outputs()]
+        self.has_finding_head = "finding_logits" in self._encoder_outputs
         past = next(i for i in self.decoder.get_inputs() if i.name == "past_key_0")
         self._cache_dtype = np.float16 if past.type == "tensor(float16)" else np.float32
 
@@ -104,6 +138,12 @@ class ReportGenerator:
         }
         if names != expected:
             raise BundleError(f"decoder graph inputs {sorted(names)} do not match the manifest's decoder")
+        outputs = {o.name for o in self.encoder.get_outputs()}
+        needed = {"encoder_attention_mask"} | {
+            f"cross_{kind}_{i}" for kind in ("key", "value") for i in range(self._layers)
+        }
+        if not needed <= outputs:
+            raise BundleError(f"encoder graph lacks outputs {sorted(needed - outputs)}")
 
     # ---- prompts --------------------------------------------------------------------------------
 
@@ -139,6 +179,21 @@ class ReportGenerator:
 
         `min_new_tokens` suppresses </s> for the first steps (benchmarks use it to force a fixed length).
         """
+        return self.generate_rows(pixel_values, prompt_ids, prompt_mask, max_new_tokens, min_new_tokens).ids
+
+    def generate_rows(
+        self,
+        pixel_values: np.ndarray,
+        prompt_ids: np.ndarray,
+        prompt_mask: np.ndarray,
+        max_new_tokens: int | None = None,
+        min_new_tokens: int = 0,
+    ) -> GeneratedRows:
+        """`generate_ids` with each token's log-probability and the finding head's probabilities.
+
+        The log-probability is the model's own (log-softmax of the raw logits), before the </s>
+        suppression of `min_new_tokens`.
+        """
         tok = self.bundle.manifest.tokenizer
         limit = max_new_tokens or self.bundle.manifest.max_new_tokens
         batch = pixel_values.shape[0]
@@ -148,19 +203,23 @@ class ReportGenerator:
         enc.bind_cpu_input("pixel_values", np.ascontiguousarray(pixel_values, dtype=np.float32))
         enc.bind_cpu_input("prompt_ids", np.ascontiguousarray(prompt_ids, dtype=np.int64))
         enc.bind_cpu_input("prompt_mask", np.ascontiguousarray(prompt_mask, dtype=np.int64))
-        for output in self.encoder.get_outputs():
-            enc.bind_output(output.name, device, self.settings.device_id)
+        for name in self._encoder_outputs:
+            if name == "finding_logits":
+                enc.bind_output(name, "cpu")  # [batch, n_labels]: read on the host
+            else:
+                enc.bind_output(name, device, self.settings.device_id)
         self.encoder.run_with_iobinding(enc)
-        _, mask, *cross = enc.get_outputs()
+        encoded = dict(zip(self._encoder_outputs, enc.get_outputs()))
+        probs = _sigmoid(encoded["finding_logits"].numpy()).astype(np.float32) if self.has_finding_head else None
 
         dec = self.decoder.io_binding()
-        dec.bind_ortvalue_input("encoder_attention_mask", mask)
+        dec.bind_ortvalue_input("encoder_attention_mask", encoded["encoder_attention_mask"])
         empty = ort.OrtValue.ortvalue_from_numpy(
             np.zeros((batch, self._heads, 0, self._d_kv), dtype=self._cache_dtype), device, self.settings.device_id
         )
         for i in range(self._layers):
-            dec.bind_ortvalue_input(f"cross_key_{i}", cross[2 * i])
-            dec.bind_ortvalue_input(f"cross_value_{i}", cross[2 * i + 1])
+            dec.bind_ortvalue_input(f"cross_key_{i}", encoded[f"cross_key_{i}"])
+            dec.bind_ortvalue_input(f"cross_value_{i}", encoded[f"cross_value_{i}"])
             dec.bind_ortvalue_input(f"past_key_{i}", empty)
             dec.bind_ortvalue_input(f"past_value_{i}", empty)
         outputs = [o.name for o in self.decoder.get_outputs()]
@@ -168,6 +227,7 @@ class ReportGenerator:
         tokens = np.full((batch, 1), tok.decoder_start_token_id, dtype=np.int64)
         done = np.zeros(batch, dtype=bool)
         out: list[list[int]] = [[] for _ in range(batch)]
+        logprobs: list[list[float]] = [[] for _ in range(batch)]
         for step in range(limit):
             dec.bind_cpu_input("input_ids", tokens)
             dec.bind_output(outputs[0], "cpu")  # only the logits come to the host
@@ -176,12 +236,15 @@ class ReportGenerator:
             self.decoder.run_with_iobinding(dec)
             logits, *present = dec.get_outputs()
             scores = logits.numpy()
+            raw = scores.copy() if step < min_new_tokens else scores
             if step < min_new_tokens:
                 scores[:, tok.eos_token_id] = -np.inf
             nxt = scores.argmax(axis=-1)
             nxt[done] = tok.pad_token_id
+            chosen = _chosen_logprobs(raw, nxt)
             for row in np.flatnonzero(~done):
                 out[row].append(int(nxt[row]))
+                logprobs[row].append(float(chosen[row]))
             done |= nxt == tok.eos_token_id
             if done.all():
                 break
@@ -189,12 +252,23 @@ class ReportGenerator:
             for i in range(self._layers):
                 dec.bind_ortvalue_input(f"past_key_{i}", present[2 * i])
                 dec.bind_ortvalue_input(f"past_value_{i}", present[2 * i + 1])
-        return out
+        return GeneratedRows(out, logprobs, probs)
 
-    def decode(self, ids: Sequence[int]) -> GeneratedReport:
+    def decode(
+        self,
+        ids: Sequence[int],
+        logprobs: Sequence[float] = (),
+        finding_probs: Sequence[float] | None = None,
+    ) -> GeneratedReport:
         text = self.tokenizer.decode(list(ids), skip_special_tokens=True)
         findings, impression = split_sections(text)
-        return GeneratedReport(findings=findings, impression=impression, token_ids=tuple(ids))
+        return GeneratedReport(
+            findings=findings,
+            impression=impression,
+            token_ids=tuple(ids),
+            token_logprobs=tuple(float(x) for x in logprobs),
+            finding_probs=None if finding_probs is None else tuple(float(x) for x in finding_probs),
+        )
 
     def generate(
         self,
@@ -208,5 +282,9 @@ class ReportGenerator:
             return []
         prompts = list(indications) if indications is not None else [None] * len(images)
         ids, mask = self.encode_prompts(prompts)
-        rows = self.generate_ids(np.stack(images), ids, mask, max_new_tokens, min_new_tokens)
-        return [self.decode(r) for r in rows]
+        rows = self.generate_rows(np.stack(images), ids, mask, max_new_tokens, min_new_tokens)
+        probs = rows.finding_probs
+        return [
+            self.decode(r, lp, None if probs is None else probs[i])
+            for i, (r, lp) in enumerate(zip(rows.ids, rows.logprobs))
+        ]

@@ -15,20 +15,7 @@ from typing import Any
 
 import numpy as np
 
-FINDINGS: tuple[str, ...] = (
-    "cardiomegaly",
-    "effusion_left",
-    "effusion_right",
-    "pneumothorax_left",
-    "pneumothorax_right",
-    "consolidation_left",
-    "consolidation_right",
-    "nodule",
-    "atelectasis",
-    "line",
-    "tube",
-    "pacemaker",
-)
+from ids.report.labels import FINDINGS
 
 SIDES: tuple[str, ...] = ("left", "right")
 EFFUSION_SIDES: tuple[str, ...] = ("left", "right", "both")

@@ -51,14 +51,19 @@ class ReportModelConfig:
 
     vision: VisionConfig = field(default_factory=VisionConfig)
     t5: dict[str, Any] = field(default_factory=dict)
+    # Names of the image-only finding head's outputs (FindingHead); () = a model without the head.
+    labels: tuple[str, ...] = ()
 
     def to_json(self) -> str:
-        return json.dumps({"vision": asdict(self.vision), "t5": self.t5}, indent=2, sort_keys=True)
+        raw: dict[str, Any] = {"vision": asdict(self.vision), "t5": self.t5}
+        if self.labels:  # configs without a head stay byte-identical to the older format
+            raw["labels"] = list(self.labels)
+        return json.dumps(raw, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> ReportModelConfig:
         raw = json.loads(text)
-        return cls(vision=VisionConfig(**raw["vision"]), t5=dict(raw["t5"]))
+        return cls(vision=VisionConfig(**raw["vision"]), t5=dict(raw["t5"]), labels=tuple(raw.get("labels", ())))
 
 
 def t5_base_config(vocab_size: int = 32128) -> dict[str, Any]:
@@ -88,13 +93,14 @@ def full_config(vocab_size: int = 32128) -> ReportModelConfig:
     return ReportModelConfig(vision=VisionConfig(), t5=t5_base_config(vocab_size))
 
 
-def tiny_config(vocab_size: int, image_size: int = 128) -> ReportModelConfig:
+def tiny_config(vocab_size: int, image_size: int = 128, labels: tuple[str, ...] = ()) -> ReportModelConfig:
     """A few-MB variant of the same architecture, trainable on 2 CPU cores in minutes.
 
     Encoder and decoder keep the same depth: transformers sizes its generation cache from
     `num_layers`, so an asymmetric T5 fails in `generate()`.
     """
     return ReportModelConfig(
+        labels=tuple(labels),
         vision=VisionConfig(image_size=image_size, patch_size=16, width=128, layers=4, heads=4),
         t5=dict(
             vocab_size=vocab_size,
@@ -187,6 +193,21 @@ class VisionTransformer(nn.Module):
         return self.norm(x)
 
 
+class FindingHead(nn.Module):
+    """Image-only multi-label finding classifier: logits [B, n_labels] from mean-pooled ViT tokens.
+
+    Trained in the vision warm-up and as an auxiliary loss; exported as the encoder graph's
+    "finding_logits" output, so the runtime can compare what the image shows with what the report says.
+    """
+
+    def __init__(self, width: int, n_labels: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(width, n_labels)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.linear(tokens.mean(dim=1))
+
+
 class ReportModel(nn.Module):
     def __init__(self, cfg: ReportModelConfig) -> None:
         super().__init__()
@@ -194,6 +215,7 @@ class ReportModel(nn.Module):
         self.vision = VisionTransformer(cfg.vision)
         self.t5 = T5ForConditionalGeneration(T5Config(**cfg.t5))
         self.proj = nn.Linear(cfg.vision.width, self.t5.config.d_model)
+        self.finding_head: FindingHead | None = FindingHead(cfg.vision.width, len(cfg.labels)) if cfg.labels else None
 
     def encoder_inputs(
         self, pixel_values: torch.Tensor, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor
@@ -214,7 +236,13 @@ class ReportModel(nn.Module):
         self, pixel_values: torch.Tensor, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(encoder hidden states, encoder attention mask). Takes no report: nothing to leak."""
-        embeds, mask = self.encoder_inputs(pixel_values, prompt_ids, prompt_mask)
+        return self.encode_tokens(self.vision(pixel_values), prompt_ids, prompt_mask)
+
+    def encode_tokens(
+        self, vision_tokens: torch.Tensor, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`encode` from the ViT's tokens (so the finding head and T5 share one ViT pass)."""
+        embeds, mask = self.join_inputs(vision_tokens, prompt_ids, prompt_mask)
         hidden = self.t5.get_encoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
         return hidden, mask
 

@@ -9,8 +9,12 @@
    loss kept so the vision tower does not drift.
 
 The report is a decoder target only: batches carry `labels` for the decoder and a prompt that is
-built from the clinical indication alone (empty here), never from the report. The auxiliary head
-(training only, not exported) reads the image alone.
+built from the clinical indication alone, never from the report. With `prompts` (one row of
+candidate indications per example, e.g. training.indications' consistent / inconsistent / empty),
+every epoch draws one candidate per example afresh, while the target stays the study's true report:
+the image decides, the indication can only help. Without prompts every example gets the empty
+prompt. The finding head (training.model.FindingHead, exported with the encoder when the model has
+one) reads the image alone.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
-from training.model import ReportModel
+from training.model import FindingHead, ReportModel
 
 log = logging.getLogger("securemed.training")
 
@@ -86,15 +90,35 @@ def empty_prompts(batch: int, eos_token_id: int) -> tuple[torch.Tensor, torch.Te
     return torch.full((batch, 1), eos_token_id, dtype=torch.long), torch.ones((batch, 1), dtype=torch.long)
 
 
-class AuxiliaryHead(nn.Module):
-    """Finding classifier on mean-pooled ViT tokens; used as a training signal only."""
+def encode_prompts(
+    tokenizer: Tokenizer, prompts: Sequence[Sequence[str]], eos_token_id: int, pad_token_id: int, max_length: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prompt candidates as (ids [N, K, L], mask [N, K, L]); row i holds the K candidates of example i.
 
-    def __init__(self, width: int, n_labels: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(width, n_labels)
+    Each prompt is tokenised as runtime.generator.ReportGenerator.encode_prompts does it: the text's
+    ids ending with </s>, just </s> for an empty text, and a prompt over `max_length` tokens keeps its
+    beginning and its </s>. Every row must have the same number of candidates.
+    """
+    if not prompts:
+        raise ValueError("no prompts")
+    k = len(prompts[0])
+    if k == 0 or any(len(row) != k for row in prompts):
+        raise ValueError("every example needs the same (non-zero) number of prompt candidates")
+    limit = max(max_length, 1)
+    encoded = [[tokenizer.encode(t).ids if t else [eos_token_id] for t in row] for row in prompts]
+    encoded = [[r if len(r) <= limit else r[: limit - 1] + [eos_token_id] for r in row] for row in encoded]
+    width = max(len(r) for row in encoded for r in row)
+    ids = np.full((len(prompts), k, width), pad_token_id, dtype=np.int64)
+    mask = np.zeros((len(prompts), k, width), dtype=np.int64)
+    for i, row in enumerate(encoded):
+        for j, r in enumerate(row):
+            ids[i, j, : len(r)] = r
+            mask[i, j, : len(r)] = 1
+    return ids, mask
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.linear(tokens.mean(dim=1))
+
+# The warm-up's head is the model's own finding head (exported with the encoder); the old name stays.
+AuxiliaryHead = FindingHead
 
 
 def batch_loss(
@@ -105,10 +129,12 @@ def batch_loss(
     aux: AuxiliaryHead | None = None,
     findings: torch.Tensor | None = None,
     aux_weight: float = 0.0,
+    prompt: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Loss of one batch. The report (`labels`) goes to the decoder only; the encoder gets the image
-    and the empty indication prompt, so nothing of the target can reach it."""
-    prompt_ids, prompt_mask = empty_prompts(len(pixels), model.eos_token_id)
+    and the indication prompt (`prompt` = (ids, mask), default the empty one), so nothing of the
+    target can reach it."""
+    prompt_ids, prompt_mask = prompt if prompt is not None else empty_prompts(len(pixels), model.eos_token_id)
     vision_tokens = model.vision(pixels)
     embeds, mask = model.join_inputs(vision_tokens, prompt_ids, prompt_mask)
     loss = model.t5(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
@@ -173,16 +199,23 @@ def train(
     label_vectors: np.ndarray | None,
     cfg: TrainConfig,
     aux: AuxiliaryHead | None = None,
+    prompts: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainHistory:
     """Phase 2, in place. images [N,3,S,S] float32 (runtime.preprocess output), targets from
-    encode_targets; `aux` is the warm-up's head (a new one is made if label_vectors are given)."""
+    encode_targets; `aux` is the warm-up's head (default the model's own finding head; a new one is
+    made if label_vectors are given and the model has none). `prompts` from encode_prompts: each
+    epoch every example gets one of its K candidates, drawn uniformly; None = empty prompts."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     n = len(images)
     if aux is None and label_vectors is not None:
-        aux = AuxiliaryHead(model.cfg.vision.width, label_vectors.shape[1])
-    params = list(model.parameters()) + (list(aux.parameters()) if aux else [])
+        aux = model.finding_head or AuxiliaryHead(model.cfg.vision.width, label_vectors.shape[1])
+    if prompts is not None and (prompts[0].shape[0] != n or prompts[0].shape != prompts[1].shape):
+        raise ValueError("prompts must be (ids, mask) of shape [N, K, L] for the N images")
+    params = list(model.parameters())
+    if aux is not None and aux is not model.finding_head:
+        params += list(aux.parameters())
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
@@ -199,6 +232,8 @@ def train(
     model.train()
     for epoch in range(cfg.epochs):
         order = rng.permutation(n)
+        # Re-drawn every epoch: each example meets each kind of indication over the run.
+        choice = rng.integers(0, prompts[0].shape[1], size=n) if prompts is not None else None
         epoch_loss = 0.0
         for b in range(steps_per_epoch):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
@@ -206,7 +241,14 @@ def train(
             labels = torch.from_numpy(targets[idx])
             labels = labels[:, : int((labels != IGNORE).sum(1).max())].contiguous()
             findings = torch.from_numpy(label_vectors[idx]) if label_vectors is not None else None
-            loss = batch_loss(model, pixels, labels, aux=aux, findings=findings, aux_weight=cfg.aux_weight)
+            prompt = None
+            if prompts is not None and choice is not None:
+                ids, mask = prompts[0][idx, choice[idx]], prompts[1][idx, choice[idx]]
+                width = max(1, int(mask.sum(1).max()))
+                prompt = (torch.from_numpy(ids[:, :width].copy()), torch.from_numpy(mask[:, :width].copy()))
+            loss = batch_loss(
+                model, pixels, labels, aux=aux, findings=findings, aux_weight=cfg.aux_weight, prompt=prompt
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)

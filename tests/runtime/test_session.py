@@ -52,11 +52,14 @@ def test_a_configured_provider_that_is_missing_is_an_error(tiny_bundle: Path) ->
 def _plain_greedy(generator: ReportGenerator, pixels, ids, mask, steps: int) -> list[list[int]]:
     """Greedy decoding with session.run and numpy feeds: the reference for the IO-bound loop."""
     m = generator.bundle.manifest
-    _, enc_mask, *cross = generator.encoder.run(None, {"pixel_values": pixels, "prompt_ids": ids, "prompt_mask": mask})
-    feeds = {"encoder_attention_mask": enc_mask}
+    names = [o.name for o in generator.encoder.get_outputs()]
+    enc = dict(
+        zip(names, generator.encoder.run(names, {"pixel_values": pixels, "prompt_ids": ids, "prompt_mask": mask}))
+    )
+    feeds = {"encoder_attention_mask": enc["encoder_attention_mask"]}
     empty = np.zeros((pixels.shape[0], m.decoder.num_heads, 0, m.decoder.d_kv), np.float32)
     for i in range(m.decoder.num_layers):
-        feeds[f"cross_key_{i}"], feeds[f"cross_value_{i}"] = cross[2 * i], cross[2 * i + 1]
+        feeds[f"cross_key_{i}"], feeds[f"cross_value_{i}"] = enc[f"cross_key_{i}"], enc[f"cross_value_{i}"]
         feeds[f"past_key_{i}"] = feeds[f"past_value_{i}"] = empty
     tokens = np.full((pixels.shape[0], 1), m.tokenizer.decoder_start_token_id, np.int64)
     out = []
@@ -70,10 +73,12 @@ def _plain_greedy(generator: ReportGenerator, pixels, ids, mask, steps: int) -> 
     return np.stack(out, 1).tolist()
 
 
-@pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_io_bound_generation_equals_plain_runs(tiny_bundle: Path, precision: str) -> None:
+@pytest.mark.parametrize(
+    ("fixture", "precision"), [("tiny_bundle", "fp32"), ("tiny_bundle", "int8"), ("tiny_head_bundle", "fp32")]
+)
+def test_io_bound_generation_equals_plain_runs(request, fixture: str, precision: str) -> None:
     generator = ReportGenerator(
-        ModelBundle.open(tiny_bundle),
+        ModelBundle.open(request.getfixturevalue(fixture)),
         precision=precision,
         settings=SessionSettings(intra_op_threads=1, allow_spinning=False),
     )
