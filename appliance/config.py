@@ -253,6 +253,16 @@ class DecodeConfig:
 
 
 @dataclass(frozen=True)
+class IdsConfig:
+    """`[ids]`: the intrusion detection of issue 11. injection_model: the directory of the prompt-
+    injection classifier (model.onnx + manifest.json, ids.injection.InjectionClassifier); absent or
+    "" (rules only): the indication is screened by the detector's rules alone. The report validator
+    (ids.report) always runs, with the thresholds of the model bundle's manifest."""
+
+    injection_model: Path | None = None
+
+
+@dataclass(frozen=True)
 class ApplianceConfig:
     state_dir: Path
     dicom: DicomConfig
@@ -263,6 +273,7 @@ class ApplianceConfig:
     routing: RoutingConfig
     clinicians: tuple[Clinician, ...] = ()
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+    ids: IdsConfig = field(default_factory=IdsConfig)
     log_level: str = "INFO"
 
     def validate(self, prefix: str) -> list[str]:
@@ -300,6 +311,10 @@ class ApplianceConfig:
 
 
 def parse_config(raw: Mapping[str, Any], *, base: Path | None = None) -> ApplianceConfig:
+    ids = raw.get("ids")
+    if isinstance(ids, Mapping) and ids.get("injection_model") == "":
+        # TOML has no null: "" is how a site writes "rules only" explicitly.
+        raw = {**raw, "ids": {k: v for k, v in ids.items() if k != "injection_model"}}
     return load(ApplianceConfig, raw, base=base)
 
 
@@ -316,6 +331,9 @@ def load_config(path: Path | str, *, check_files: bool = True) -> ApplianceConfi
         problems += [f"{key}: file not found: {p}" for key, p in config.referenced_files().items() if not p.is_file()]
         if not (config.model.bundle / "manifest.json").is_file():
             problems.append(f"model.bundle: no model bundle (manifest.json) in {config.model.bundle}")
+        model = config.ids.injection_model
+        if model is not None and not (model / "manifest.json").is_file():
+            problems.append(f"ids.injection_model: no injection classifier (manifest.json) in {model}")
     if problems:
         raise ConfigError(problems, path)
     return config

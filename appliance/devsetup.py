@@ -32,6 +32,8 @@ from deid.mapping import create_key_file
 
 CLINICIANS = ("dr-a", "dr-b")
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "demo-cxr"
+#: The prompt-injection classifier the repository trains (`[ids] injection_model`), when it is there.
+DEFAULT_INJECTION_MODEL = Path(__file__).resolve().parents[1] / "models" / "ids-injection"
 
 
 class DevSetupError(SecureMedError):
@@ -52,8 +54,11 @@ def init_dev(
     bundle: Path = DEFAULT_BUNDLE,
     quiet_period_s: float = 2.0,
     force: bool = False,
+    injection_model: Path | None = DEFAULT_INJECTION_MODEL,
 ) -> Path:
-    """Write the dev installation; returns the path of appliance.toml."""
+    """Write the dev installation; returns the path of appliance.toml. `[ids] injection_model` names
+    `injection_model` when that directory holds a classifier (manifest.json), else the detector
+    runs on its rules alone."""
     directory = directory.resolve()
     config_path = directory / "appliance.toml"
     if config_path.exists() and not force:
@@ -95,6 +100,10 @@ def init_dev(
             )
         )
 
+    if injection_model is not None and (injection_model / "manifest.json").is_file():
+        ids_line = f"injection_model = {_toml_str(injection_model.resolve())}"
+    else:
+        ids_line = 'injection_model = ""        # no classifier trained here: the rules alone'
     config_path.write_text(
         "\n".join(
             [
@@ -140,6 +149,9 @@ def init_dev(
                 "[deid.pixels]               # Clean Pixel Data (deid.pixels.settings.PixelCleanSettings)",
                 "ocr_workers = 2             # most tesseract processes at once, all studies (default: CPUs)",
                 "timeout_s = 60.0            # per tesseract call",
+                "",
+                "[ids]                       # intrusion detection: the indication and the draft report",
+                ids_line,
                 "",
                 "[signing]",
                 'key_file = "keys/appliance-signing.pem"',

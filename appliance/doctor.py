@@ -104,6 +104,10 @@ class ClaimedBatchWithoutJob(Rule):
         return out
 
 
+# Jobs whose envelopes were sealed and stored: delivered reports, and the notices of withheld drafts.
+REPORTED = ("delivered", "withheld")
+
+
 class DeliveredEnvelopeMissing(Rule):
     name, severity = "delivered-envelope-missing", ERROR
     description = "delivered jobs naming a report id that the envelope store does not hold"
@@ -113,7 +117,7 @@ class DeliveredEnvelopeMissing(Rule):
         return [
             f"job {j.job_id} report {r}"
             for j in snap.jobs
-            if j.state == "delivered"
+            if j.state in REPORTED
             for r in j.report_ids
             if r not in stored
         ]
@@ -136,7 +140,7 @@ class EnvelopeAwaitingJob(Rule):
     description = "envelopes of jobs not yet marked finished (a crash after delivery); the re-run finds them stored"
 
     def find(self, snap: Snapshot) -> list[str]:
-        delivered = {r for j in snap.jobs if j.state == "delivered" for r in j.report_ids}
+        delivered = {r for j in snap.jobs if j.state in REPORTED for r in j.report_ids}
         pending = _report_ids_of_unfinished(snap)
         return [
             f"report {e.report_id}" for e in snap.envelopes if e.report_id not in delivered and e.report_id in pending
@@ -148,7 +152,7 @@ class EnvelopeWithoutJob(Rule):
     description = "envelopes that no delivered (or unfinished) job names: a report nobody accounts for"
 
     def find(self, snap: Snapshot) -> list[str]:
-        delivered = {r for j in snap.jobs if j.state == "delivered" for r in j.report_ids}
+        delivered = {r for j in snap.jobs if j.state in REPORTED for r in j.report_ids}
         pending = _report_ids_of_unfinished(snap)
         return [
             f"report {e.report_id} (study {e.study_pseudonym})"

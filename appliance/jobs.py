@@ -5,7 +5,12 @@ SOP Instance UIDs of the batch (`batch_job_id`), so the same batch found again a
 the same job and is never queued twice, while a later batch of the same study is a new job. States:
 queued -> running -> delivered | withheld | failed. A job found `running` at start-up was interrupted
 by a crash and goes back to `queued`; re-running it is safe because delivery is idempotent by report
-id. Rows hold ids, states, reasons and timings, never patient data.
+id. Rows hold ids, states, reasons, reason codes and timings, never patient data.
+
+`codes` (a JSON list) holds the stable reason codes of the outcome: the report validator's codes of a
+withheld draft, and "indication-withheld" followed by the injection detector's codes when the
+indication was kept from the model. A database from before the column is migrated in place when
+opened (ALTER TABLE ... ADD COLUMN, default '[]'), so existing rows read as having no codes.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     privacy     TEXT NOT NULL DEFAULT '',
     attempts    INTEGER NOT NULL DEFAULT 0,
     report_ids  TEXT NOT NULL DEFAULT '[]',
+    codes       TEXT NOT NULL DEFAULT '[]', -- JSON list of stable reason codes
     created_at  REAL NOT NULL,
     updated_at  REAL NOT NULL
 );
@@ -57,6 +63,7 @@ class JobRecord:
     report_ids: tuple[str, ...]
     created_at: float
     updated_at: float
+    codes: tuple[str, ...] = ()
 
 
 def batch_job_id(study_uid: str, files: list[Path] | tuple[Path, ...]) -> str:
@@ -71,6 +78,14 @@ class JobStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = Database(path, _SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns of later versions to a database created before them (in place, once)."""
+        with self._db.transaction() as conn:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+            if "codes" not in columns:
+                conn.execute("ALTER TABLE jobs ADD COLUMN codes TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         self._db.close()
@@ -95,13 +110,14 @@ class JobStore:
                 tuple(json.loads(r[9])),
                 r[10],
                 r[11],
+                tuple(json.loads(r[12])),
             )
             for r in rows
         ]
 
     _COLUMNS = (
         "job_id, study_uid, files, calling_aet, state, stage, reason, privacy, attempts, report_ids, "
-        "created_at, updated_at"
+        "created_at, updated_at, codes"
     )
 
     def enqueue(self, study_uid: str, files: list[Path], calling_aet: str = "") -> str | None:
@@ -189,11 +205,22 @@ class JobStore:
         reason: str = "",
         privacy: str = "",
         report_ids: tuple[str, ...] = (),
+        codes: tuple[str, ...] = (),
     ) -> None:
+        """Record the job's outcome; `codes` are its stable reason codes (see the module docstring)."""
         self._tx(
-            "UPDATE jobs SET state = ?, stage = ?, reason = ?, privacy = ?, report_ids = ?, updated_at = ? "
+            "UPDATE jobs SET state = ?, stage = ?, reason = ?, privacy = ?, report_ids = ?, codes = ?, updated_at = ? "
             "WHERE job_id = ?",
-            (outcome.value, stage, reason, privacy, json.dumps(list(report_ids)), time.time(), job_id),
+            (
+                outcome.value,
+                stage,
+                reason,
+                privacy,
+                json.dumps(list(report_ids)),
+                json.dumps(list(codes)),
+                time.time(),
+                job_id,
+            ),
         )
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -210,6 +237,14 @@ class JobStore:
 
     def counts(self) -> dict[str, int]:
         return dict(self._db.query("SELECT state, COUNT(*) FROM jobs GROUP BY state"))
+
+    def code_counts(self) -> dict[str, int]:
+        """Finished jobs per reason code (a job counts once per code it records): the per-reason
+        counts the metrics expose."""
+        rows = self._db.query(
+            "SELECT value, COUNT(DISTINCT job_id) FROM jobs, json_each(jobs.codes) GROUP BY value ORDER BY value"
+        )
+        return {str(code): int(n) for code, n in rows}
 
     def __iter__(self) -> Iterator[JobRecord]:
         return iter(self.all())

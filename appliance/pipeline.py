@@ -29,6 +29,7 @@ from typing import ClassVar, Protocol
 from pydicom.dataset import Dataset
 
 from appliance.envelope import Envelope
+from deid.indication import Indication
 from deid.values import HeaderValues
 
 log = logging.getLogger("securemed.pipeline")
@@ -44,13 +45,20 @@ class Withheld(Exception):
     """The study is not reported, on purpose; `reason` is shown to operators (no patient data).
 
     `job`, when given, is the stage's partial result (e.g. the privacy class it determined), so the
-    outcome records what was learnt before withholding.
+    outcome records what was learnt before withholding. `codes`: the stable reason codes (e.g. the
+    report validator's), recorded on the job. `stage`: the stage the outcome is recorded at, when
+    not the raising one (the deliver stage withholds a draft the validate stage refused, once the
+    notices are delivered).
     """
 
-    def __init__(self, reason: str, job: Job | None = None) -> None:
+    def __init__(
+        self, reason: str, job: Job | None = None, *, codes: Sequence[str] = (), stage: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.job = job
+        self.codes = tuple(codes)
+        self.stage = stage
 
 
 class StageFailed(Exception):
@@ -70,8 +78,29 @@ class PrivacyClass:
 
 @dataclass(frozen=True)
 class Report:
+    """The draft. token_logprobs: log-softmax of each emitted token (</s> included); finding_probs:
+    the image tower's finding head (the bundle's calibration labels order), None without a head."""
+
     findings: str
     impression: str
+    token_logprobs: tuple[float, ...] = ()
+    finding_probs: tuple[float, ...] | None = None
+
+    def __repr__(self) -> str:
+        return f"Report({len(self.findings) + len(self.impression)} characters)"  # never the text
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The validator's verdict on the draft: `codes` of the violated rules (empty: it passed) and
+    `reason`, the violations for operators (never quoting the report)."""
+
+    codes: tuple[str, ...] = ()
+    reason: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.codes
 
 
 @dataclass(frozen=True)
@@ -96,8 +125,12 @@ class Job:
 
     The first four fields come from the job queue; every other field is written by exactly one
     stage (see each stage's `writes`) and is at its empty default until then. Fields holding patient
-    data (`originals`, `deidentified`, `header_values`, `reidentification`, `report`) live in memory
-    only and are never logged; the job store persists ids, state and reasons.
+    data (`originals`, `deidentified`, `header_values`, `reidentification`, `indication`, `prompt`,
+    `report`) live in memory only and are never logged; the job store persists ids, state, reasons
+    and reason codes.
+
+    `prompt` and the code fields default to None ("not yet written"): a stage that has nothing to
+    say writes "" or (), so the runner can tell "screened, no prompt" from "never screened".
     """
 
     job_id: str
@@ -110,8 +143,12 @@ class Job:
     study_pseudonym: str = ""  # anonymize
     reidentification: Reidentification | None = None  # anonymize
     header_values: HeaderValues = HeaderValues()  # anonymize: values the report must not contain
+    indication: Indication | None = None  # anonymize: the clinical indication, cleaned (deid.indication)
+    prompt: str | None = None  # screen: the text the model is given; "" when withheld or absent
+    indication_codes: tuple[str, ...] | None = None  # screen: why it was withheld; () when not
     report: Report | None = None  # generate
     bundle_id: str = ""  # generate
+    validation: Validation | None = None  # validate: the verdict on the draft
     sealed: tuple[SealedReport, ...] = ()  # encrypt
     timings: Mapping[str, float] = field(default_factory=dict)  # the runner
 
@@ -150,6 +187,7 @@ class Result:
     outcome: Outcome
     stage: str
     reason: str = ""
+    codes: tuple[str, ...] = ()
 
 
 def _changed(before: Job, after: Job) -> set[str]:
@@ -178,8 +216,9 @@ def run_pipeline(stages: Sequence[Stage], job: Job) -> Result:
         try:
             job = run_stage(stage, job)
         except Withheld as exc:
-            log.info("job %s withheld at %s: %s", job.job_id, stage.name, exc.reason)
-            return Result(exc.job or job, Outcome.WITHHELD, stage.name, exc.reason)
+            where = exc.stage or stage.name
+            log.info("job %s withheld at %s: %s", job.job_id, where, exc.reason)
+            return Result(exc.job or job, Outcome.WITHHELD, where, exc.reason, exc.codes)
         except StageFailed as exc:
             log.warning("job %s failed at %s: %s", job.job_id, stage.name, exc.reason)
             return Result(job, Outcome.FAILED, stage.name, exc.reason)
@@ -190,3 +229,10 @@ def run_pipeline(stages: Sequence[Stage], job: Job) -> Result:
             return Result(job, Outcome.FAILED, stage.name, f"internal error in {stage.name}: {type(exc).__name__}")
         timings[stage.name] = round(time.monotonic() - start, 4)
     return Result(replace(job, timings=timings), Outcome.DELIVERED, stages[-1].name if stages else "")
+
+
+def split_stages(stages: list[Stage]) -> tuple[list[Stage], list[Stage]]:
+    """(stages before generation, generation and the stages after it); all before if none is `generate`."""
+    names = [stage.name for stage in stages]
+    cut = names.index("generate") if "generate" in names else len(stages)
+    return stages[:cut], stages[cut:]

@@ -5,9 +5,9 @@
 
 Stages run concurrently across studies, in two parts joined by a bounded queue:
 - `[model] workers` threads ("prepare") claim jobs and run the stages before generation (load, classify,
-  anonymize: CPU-heavy, pydicom/numpy and tesseract subprocesses). A prepared job goes into the ready
-  queue (at most `max_batch` jobs; a full queue holds the workers, so at most workers + 3 * max_batch
-  prepared studies are in memory; the originals are dropped once de-identified).
+  anonymize: CPU-heavy, pydicom/numpy and tesseract subprocesses; screen: the injection detector). A
+  prepared job goes into the ready queue (at most `max_batch` jobs; a full queue holds the workers, so at
+  most workers + 3 * max_batch prepared studies are in memory; the originals are dropped once de-identified).
 - 2 * `max_batch` threads ("generate") take ready jobs and run generation and the stages after it (validate,
   encrypt, deliver). Their requests meet in the batcher (runtime.batching: at most `max_batch` studies in
   one generator call, the first waiting at most `batch_window_ms` for others), so under a burst the
@@ -53,7 +53,7 @@ from appliance.delivery.server import create_server as create_delivery_server
 from appliance.delivery.store import EnvelopeStore
 from appliance.envelope import load_ecies_public_key, load_signing_key
 from appliance.jobs import TERMINAL, JobRecord, JobStore, batch_job_id
-from appliance.pipeline import Job, Outcome, Result, Stage, run_pipeline
+from appliance.pipeline import Job, Outcome, Result, Stage, run_pipeline, split_stages
 from appliance.stages import (
     AnonymizeStage,
     ClassifyStage,
@@ -62,10 +62,11 @@ from appliance.stages import (
     GenerateStage,
     GenerationInterrupted,
     LoadStage,
+    ScreenStage,
     ValidateStage,
+    job_codes,
     report_id_for,
 )
-from appliance.validate import ReportValidator
 from common.logref import uid_ref
 from deid import MappingStore
 from deid.keys import load_secret
@@ -73,6 +74,8 @@ from deid.tool import DeidTool
 from dicom_listener import Spool
 from dicom_listener import create_server as create_listener
 from dicom_listener.errors import SpoolError
+from ids.injection import InjectionClassifier, InjectionDetector
+from ids.report import ReportValidator
 from runtime.batching import BatchingGenerator
 from runtime.bundle import ModelBundle
 from runtime.decode import BoundedDecoder
@@ -104,13 +107,6 @@ class _Prepared:
     job: Job
     timings: dict[str, float] = field(default_factory=dict)
     ready_at: float = 0.0
-
-
-def split_stages(stages: list[Stage]) -> tuple[list[Stage], list[Stage]]:
-    """(stages before generation, generation and the stages after it); all before if none is `generate`."""
-    names = [stage.name for stage in stages]
-    cut = names.index("generate") if "generate" in names else len(stages)
-    return stages[:cut], stages[cut:]
 
 
 class Appliance:
@@ -213,12 +209,17 @@ class Appliance:
         cfg = self.config
         tool = DeidTool(cfg.deid.options, load_secret(cfg.deid.secret_file), pixels=cfg.deid.pixels, mapping=mapping)
         public_keys = {c.id: load_ecies_public_key(c.public_key_file) for c in cfg.clinicians}
+        model, calibration = cfg.ids.injection_model, generator.bundle.manifest.validation
+        classifier = InjectionClassifier.load(model) if model is not None else None  # hash checked first
+        on = ("rules+classifier" if classifier else "rules", "on" if calibration else "off (no calibration)")
+        log.info("ids: injection screening by %s; anomaly checks %s", *on)
         return [
             LoadStage(BoundedDecoder(cfg.decode.settings())),
             ClassifyStage(),
             AnonymizeStage(tool),
+            ScreenStage(InjectionDetector(classifier=classifier)),
             GenerateStage(generator, batcher),
-            ValidateStage(ReportValidator()),
+            ValidateStage(ReportValidator(), calibration),
             EncryptStage(
                 cfg.routing.default_recipients, public_keys, load_signing_key(cfg.signing.key_file), cfg.signing.key_id
             ),
@@ -380,20 +381,23 @@ class Appliance:
 
     def _finish(self, record: JobRecord, result: Result, timings: dict[str, float]) -> None:
         assert self.jobs is not None
+        codes = job_codes(result)  # report ids: the delivered reports, or a withheld draft's notices
         self.jobs.finish(
             record.job_id,
             result.outcome,
             stage=result.stage,
             reason=result.reason,
             privacy=result.job.privacy.name if result.job.privacy else "",
-            report_ids=tuple(s.report_id for s in result.job.sealed) if result.outcome is Outcome.DELIVERED else (),
+            report_ids=tuple(s.report_id for s in result.job.sealed) if result.outcome is not Outcome.FAILED else (),
+            codes=codes,
         )
         log.info(
-            "job %s: %s at %s%s",
+            "job %s: %s at %s%s%s",
             record.job_id,
             result.outcome.value,
             result.stage,
             f" ({result.reason})" if result.reason else "",
+            f" [{', '.join(codes)}]" if codes else "",
         )
         if timings:
             log.info("job %s timings %s", record.job_id, json.dumps(timings, sort_keys=True))

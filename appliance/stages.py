@@ -1,4 +1,4 @@
-"""The pipeline's stages: load -> classify -> anonymize -> generate -> validate -> encrypt -> deliver.
+"""The pipeline's stages: load -> classify -> anonymize -> screen -> generate -> validate -> encrypt -> deliver.
 
 Each stage is a small callable object implementing `appliance.pipeline.Stage`. They hold their
 dependencies (model, keys, stores) but no per-study state; everything about a study is in the `Job`.
@@ -20,12 +20,15 @@ from pydicom.dataset import Dataset
 from appliance.classify import CHEST_XRAY, classify
 from appliance.delivery.store import EnvelopeStore
 from appliance.envelope import ReportPayload, seal, utc_now
-from appliance.pipeline import Job, Reidentification, Report, SealedReport, StageFailed, Withheld
-from appliance.validate import ReportValidator, ValidationContext
+from appliance.pipeline import Job, Reidentification, Report, Result, SealedReport, StageFailed, Validation, Withheld
 from deid import DeidError, UnsafeToDeidentify
+from deid.indication import ABSENT, Indication
 from deid.tool import DeidTool
 from deid.values import HeaderValues, header_values
+from ids.injection import InjectionDetector
+from ids.report import Draft, ReportValidator, ValidationContext
 from runtime.batching import BatcherClosed, BatchingGenerator
+from runtime.bundle import ValidationCalibration
 from runtime.decode import BoundedDecoder, DecodeRefused, DecoderUnavailable
 from runtime.errors import PreprocessError
 from runtime.generator import ReportGenerator
@@ -34,6 +37,18 @@ from runtime.preprocess import preprocess
 log = logging.getLogger("securemed.pipeline")
 
 REPORT_NAMESPACE = uuid.UUID("6f1c2a8e-3b7d-4c59-9a0e-5d2f8b1c7e44")
+
+#: The job's code when its indication was kept from the model (followed by the detector's codes).
+INDICATION_WITHHELD = "indication-withheld"
+#: The screen's code for an indication that could not be de-identified (no free-text cleaner).
+INDICATION_UNCLEANABLE = "indication-uncleanable"
+
+
+def job_codes(result: Result) -> tuple[str, ...]:
+    """The reason codes recorded on the job: the outcome's own (the validator's), then
+    "indication-withheld" and the screen's codes when the indication was kept from the model."""
+    indication = result.job.indication_codes or ()
+    return tuple(dict.fromkeys(result.codes + ((INDICATION_WITHHELD, *indication) if indication else ())))
 
 
 def report_id_for(job_id: str, recipient_id: str) -> str:
@@ -108,23 +123,28 @@ class AnonymizeStage:
 
     An instance that cannot be made safe withholds the study with the reason; any other
     de-identification error fails it. The tool stores the re-identification records (encrypted).
+    The clinical indication is read here, from the originals (de-identification removes it), and
+    cleaned by the tool before any other stage sees it: the first instance with one gives it.
 
-    Reads: originals. Writes: deidentified, study_pseudonym, reidentification, header_values.
+    Reads: originals. Writes: deidentified, study_pseudonym, reidentification, header_values, indication.
     """
 
     tool: DeidTool
     name: str = "anonymize"
     reads: ClassVar[frozenset[str]] = frozenset({"originals"})
     writes: ClassVar[frozenset[str]] = frozenset(
-        {"deidentified", "study_pseudonym", "reidentification", "header_values"}
+        {"deidentified", "study_pseudonym", "reidentification", "header_values", "indication"}
     )
 
     def __call__(self, job: Job) -> Job:
         datasets: list[Dataset] = []
         values = HeaderValues()
         records = []
+        indication: Indication = ABSENT
         for original in job.originals:
             values = values + header_values(original)
+            if indication.status == "absent":
+                indication = self.tool.indication(original)
             try:
                 result = self.tool.deidentify(original)
             except UnsafeToDeidentify as exc:
@@ -140,7 +160,42 @@ class AnonymizeStage:
             study_pseudonym=first.pseudonym,
             reidentification=Reidentification(first.original_accession_number, first.original_study_date),
             header_values=values,
+            indication=indication,
         )
+
+
+@dataclass
+class ScreenStage:
+    """Screens the cleaned indication for prompt injection before it may reach the model.
+
+    A passing indication becomes the prompt. One the detector withholds is not given to the model
+    (prompt ""), and its codes are kept (`indication_codes`): the report is generated without it,
+    delivered, and says that the indication was withheld. An indication that could not be cleaned
+    is withheld too ("indication-uncleanable"); no indication: prompt "", no codes. Only codes and
+    the source attribute are logged, never the text.
+
+    Reads: indication. Writes: prompt, indication_codes.
+    """
+
+    detector: InjectionDetector
+    name: str = "screen"
+    reads: ClassVar[frozenset[str]] = frozenset({"indication"})
+    writes: ClassVar[frozenset[str]] = frozenset({"prompt", "indication_codes"})
+
+    def __call__(self, job: Job) -> Job:
+        indication = job.indication
+        assert indication is not None  # the runner checked `reads`
+        if indication.status == "uncleanable":
+            codes: tuple[str, ...] = (INDICATION_UNCLEANABLE,)
+        elif indication.status == "absent" or not indication.text:
+            return replace(job, prompt="", indication_codes=())
+        else:
+            screening = self.detector.screen(indication.text)
+            if screening.verdict == "pass":
+                return replace(job, prompt=indication.text, indication_codes=())
+            codes = tuple(screening.reasons) or ("injection",)
+        log.info("job %s: indication (%s) withheld from the model: %s", job.job_id, indication.source, ", ".join(codes))
+        return replace(job, prompt="", indication_codes=codes)
 
 
 def _frontal_first(datasets: Sequence[Dataset]) -> Dataset:
@@ -164,14 +219,16 @@ class GenerateStage:
 
     With a `batcher`, the image joins whatever batch the concurrent workers' images form (one
     generator call for all of them); without one, the generator is called for this image alone.
+    The screened prompt (the indication, or none) goes with the image. The report keeps the
+    generator's token log-probabilities and finding probabilities for the validator.
 
-    Reads: deidentified. Writes: report, bundle_id.
+    Reads: deidentified, prompt. Writes: report, bundle_id.
     """
 
     generator: ReportGenerator  # the model: its bundle gives the preprocessing and the bundle id
     batcher: BatchingGenerator | None = None
     name: str = "generate"
-    reads: ClassVar[frozenset[str]] = frozenset({"deidentified"})
+    reads: ClassVar[frozenset[str]] = frozenset({"deidentified", "prompt"})
     writes: ClassVar[frozenset[str]] = frozenset({"report", "bundle_id"})
 
     def __call__(self, job: Job) -> Job:
@@ -179,44 +236,82 @@ class GenerateStage:
             image = preprocess(_frontal_first(job.deidentified), self.generator.bundle.manifest.preprocessing)
         except PreprocessError as exc:
             raise StageFailed(f"image not readable by the model: {exc}") from None
+        prompt = job.prompt or None
         if self.batcher is None:
-            (generated,) = self.generator.generate([image])
+            (generated,) = self.generator.generate([image], [prompt])
         else:
             try:
-                generated = self.batcher.generate(image)
+                generated = self.batcher.generate(image, prompt)
             except BatcherClosed:
                 raise GenerationInterrupted(job.job_id) from None
-        return replace(
-            job, report=Report(generated.findings, generated.impression), bundle_id=self.generator.bundle.bundle_id
+        probs = getattr(generated, "finding_probs", None)
+        report = Report(
+            generated.findings,
+            generated.impression,
+            tuple(float(x) for x in getattr(generated, "token_logprobs", ())),
+            None if probs is None else tuple(float(x) for x in probs),
         )
+        return replace(job, report=report, bundle_id=self.generator.bundle.bundle_id)
+
+
+def draft_of(report: Report, dataset: Dataset) -> Draft:
+    """The validator's view of `report`, with the modality and body part of the study's dataset."""
+    return Draft(
+        report.findings,
+        report.impression,
+        modality=str(dataset.get("Modality", "") or ""),
+        body_part=str(dataset.get("BodyPartExamined", "") or ""),
+        token_logprobs=report.token_logprobs,
+        finding_probs=report.finding_probs,
+    )
 
 
 @dataclass
 class ValidateStage:
-    """Withholds an unsafe draft with the violated rules as the reason.
+    """Checks the draft with the report validator (ids.report) and records its verdict.
 
-    Reads: report, header_values. Writes: nothing.
+    A draft that fails is not delivered: the encrypt stage seals a "withheld by validator" notice
+    with the codes instead, the deliver stage delivers it, and the job ends withheld with the codes
+    (recorded at this stage). `calibration`: the bundle manifest's anomaly thresholds (None: the
+    anomaly checks are off).
+
+    Reads: report, header_values, deidentified. Writes: validation.
     """
 
     validator: ReportValidator
+    calibration: ValidationCalibration | None = None
     name: str = "validate"
-    reads: ClassVar[frozenset[str]] = frozenset({"report", "header_values"})
-    writes: ClassVar[frozenset[str]] = frozenset()
+    reads: ClassVar[frozenset[str]] = frozenset({"report", "header_values", "deidentified"})
+    writes: ClassVar[frozenset[str]] = frozenset({"validation"})
 
     def __call__(self, job: Job) -> Job:
         assert job.report is not None  # the runner checked `reads`
-        context = ValidationContext(job.header_values.identifying, job.header_values.free_text)
-        violations = self.validator.check(job.report, context)
-        if violations:
-            raise Withheld("unsafe report: " + "; ".join(f"{v.rule}: {v.reason}" for v in violations))
-        return job
+        context = ValidationContext(job.header_values.identifying, job.header_values.free_text, self.calibration)
+        violations = self.validator.check(draft_of(job.report, job.deidentified[0]), context)
+        codes = tuple(dict.fromkeys(v.code for v in violations))
+        if not codes:
+            return replace(job, validation=Validation())
+        reason = "withheld by validator: " + "; ".join(f"{v.code}: {v.reason}" for v in violations)
+        log.info("job %s: draft withheld by the validator: %s", job.job_id, ", ".join(codes))
+        return replace(job, validation=Validation(codes, reason))
+
+
+def indication_use(prompt: str, codes: Sequence[str]) -> str:
+    """What the payload says about the indication: "used", "withheld" or "absent"."""
+    return "used" if prompt else ("withheld" if codes else "absent")
 
 
 @dataclass
 class EncryptStage:
     """Seals the report to each recipient's ECIES key and signs it with the appliance's key.
 
-    Reads: report, study_pseudonym, reidentification, bundle_id. Writes: sealed.
+    A draft the validator refused is never sealed: each recipient gets a "withheld by validator"
+    notice instead (the codes, no report text), under the same deterministic report id, so a
+    re-run after a crash delivers the same notice once. The payload says whether the indication
+    was used, withheld (with its codes) or absent.
+
+    Reads: report, study_pseudonym, reidentification, bundle_id, prompt, indication_codes, validation.
+    Writes: sealed.
     """
 
     recipients: Sequence[str]
@@ -224,11 +319,16 @@ class EncryptStage:
     signing_key: Ed25519PrivateKey
     key_id: str
     name: str = "encrypt"
-    reads: ClassVar[frozenset[str]] = frozenset({"report", "study_pseudonym", "reidentification", "bundle_id"})
+    reads: ClassVar[frozenset[str]] = frozenset(
+        {"report", "study_pseudonym", "reidentification", "bundle_id", "prompt", "indication_codes", "validation"}
+    )
     writes: ClassVar[frozenset[str]] = frozenset({"sealed"})
 
     def __call__(self, job: Job) -> Job:
-        assert job.report is not None and job.reidentification is not None  # the runner checked `reads`
+        # the runner checked `reads`
+        assert job.report is not None and job.reidentification is not None and job.validation is not None
+        assert job.prompt is not None and job.indication_codes is not None
+        notice = not job.validation.passed
         sealed = []
         for recipient in self.recipients:
             report_id = report_id_for(job.job_id, recipient)
@@ -238,10 +338,14 @@ class EncryptStage:
                 study_pseudonym=job.study_pseudonym,
                 accession_number=job.reidentification.accession_number,
                 study_date=job.reidentification.study_date,
-                findings=job.report.findings,
-                impression=job.report.impression,
+                findings="" if notice else job.report.findings,
+                impression="" if notice else job.report.impression,
                 bundle_id=job.bundle_id,
                 created_at=utc_now(),
+                kind="withheld-notice" if notice else "report",
+                reason_codes=job.validation.codes,
+                indication=indication_use(job.prompt, job.indication_codes),
+                indication_codes=job.indication_codes,
             )
             envelope = seal(payload, recipient, self.public_keys[recipient], self.signing_key, self.key_id)
             sealed.append(SealedReport(report_id, recipient, envelope))
@@ -252,22 +356,30 @@ class EncryptStage:
 class DeliverStage:
     """Puts each sealed report into the envelope store that gRPC serves (idempotent by report id).
 
-    Reads: sealed. Writes: nothing.
+    When the validator refused the draft, what was delivered are its notices: the job then ends
+    withheld, at the validate stage, with the validator's codes and reason.
+
+    Reads: sealed, validation. Writes: nothing.
     """
 
     store: EnvelopeStore
     name: str = "deliver"
-    reads: ClassVar[frozenset[str]] = frozenset({"sealed"})
+    reads: ClassVar[frozenset[str]] = frozenset({"sealed", "validation"})
     writes: ClassVar[frozenset[str]] = frozenset()
 
     def __call__(self, job: Job) -> Job:
+        assert job.validation is not None  # the runner checked `reads`
+        what = "report" if job.validation.passed else "withheld notice"
         for item in job.sealed:
             stored = self.store.put(item.envelope)
             log.info(
-                "job %s: report %s for %s %s",
+                "job %s: %s %s for %s %s",
                 job.job_id,
+                what,
                 item.report_id,
                 item.recipient_id,
                 "delivered" if stored else "was already delivered",
             )
+        if not job.validation.passed:
+            raise Withheld(job.validation.reason, job, codes=job.validation.codes, stage="validate")
         return job

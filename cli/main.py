@@ -134,6 +134,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from runtime.bundle import ModelBundle
 
     bundle = ModelBundle.open(config.model.bundle)
+    if config.ids.injection_model is not None:  # its hash is checked as the service would (IdsModelError: 65)
+        from ids.injection import InjectionClassifier
+
+        InjectionClassifier.load(config.ids.injection_model)
     print(f"{args.config}: OK (bundle {bundle.bundle_id}, {len(config.clinicians)} clinicians)")
     return ExitCode.OK
 
@@ -190,29 +194,27 @@ def _client(args: argparse.Namespace):
 def _print_report(payload, as_json: bool) -> None:
     from dataclasses import asdict
 
+    from appliance.delivery.client import render
+
     if as_json:
         print(json.dumps(asdict(payload)), flush=True)
         return
-    print(f"Report {payload.report_id}  (model {payload.bundle_id}, {payload.created_at})")
-    print(
-        f"Accession number: {payload.accession_number}   Study date: {payload.study_date}   "
-        f"Study pseudonym: {payload.study_pseudonym}"
-    )
-    print(f"FINDINGS: {payload.findings}")
-    print(f"IMPRESSION: {payload.impression}", flush=True)
+    print("\n".join(render(payload)), flush=True)
 
 
 def cmd_client(args: argparse.Namespace) -> int:
     with _client(args) as client:
         if args.action == "list":
-            summaries = client.list(include_acked=args.all)
+            summaries = client.list(include_acked=args.all, decrypt=True)
             if args.json:
                 from dataclasses import asdict
 
                 print(json.dumps([asdict(s) for s in summaries]))
             else:
                 for s in summaries:
-                    print(f"{s.report_id}  {s.created_at}  study {s.study_pseudonym}  {'acked' if s.acked else 'new'}")
+                    status = f"  {s.status}" if s.status else ""
+                    acked = "acked" if s.acked else "new"
+                    print(f"{s.report_id}  {s.created_at}  study {s.study_pseudonym}  {acked}{status}")
         elif args.action == "get":
             _print_report(client.get(args.report_id), args.json)
         elif args.action == "ack":
@@ -290,6 +292,52 @@ def cmd_deid_text(args: argparse.Namespace) -> int:
     redactor = TextRedactor()
     for line in redact_jsonl(sys.stdin, redactor):
         print(line, flush=True)
+    return ExitCode.OK
+
+
+def _verdict(raw: bytes, detector: Any, validator: Any, context: Any) -> dict[str, Any]:
+    """The verdict on one input line; an error verdict names what was wrong, never the line's text."""
+    from ids.report import Draft
+    from runtime.generator import split_sections
+
+    try:
+        item = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        item = None
+    if not isinstance(item, dict):
+        return {"verdict": "error", "reasons": ["bad-input: not a JSON object"]}
+    kind, modality, body_part = item.get("kind"), item.get("modality", "CR"), item.get("body_part", "CHEST")
+    if kind == "input" and isinstance(item.get("text"), str):
+        screening = detector.screen(item["text"])
+        return {"verdict": screening.verdict, "reasons": list(screening.reasons)}
+    if kind == "report" and all(isinstance(x, str) for x in (item.get("report"), modality, body_part)):
+        findings, impression = split_sections(item["report"])
+        violations = validator.check(Draft(findings, impression, modality, body_part), context)
+        codes = list(dict.fromkeys(v.code for v in violations))
+        return {"verdict": "withhold" if codes else "pass", "reasons": codes}
+    return {"verdict": "error", "reasons": ["bad-input: expected kind input with text, or report with report"]}
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """`securemed validate`: one JSON verdict line per JSON line of stdin, in order, flushed per line."""
+    from ids.injection import InjectionClassifier, InjectionDetector
+    from ids.report import ReportValidator, ValidationContext
+    from runtime.bundle import ModelBundle
+
+    calibration = ModelBundle.open(args.bundle).manifest.validation if args.bundle else None
+    classifier = InjectionClassifier.load(args.injection_model) if args.injection_model else None
+    detector, validator = InjectionDetector(classifier=classifier), ReportValidator()
+    context = ValidationContext(calibration=calibration)
+    try:
+        for raw in sys.stdin.buffer:
+            try:
+                out = _verdict(raw, detector, validator, context)
+            except Exception as exc:  # one bad line must not end a filter; the type only (no text)
+                out = {"verdict": "error", "reasons": [f"bad-input: {type(exc).__name__}"]}
+            print(json.dumps(out), flush=True)
+    except OSError as exc:
+        print(f"securemed validate: stdin cannot be read: {type(exc).__name__}", file=sys.stderr)
+        return ExitCode.NOINPUT
     return ExitCode.OK
 
 
@@ -384,6 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", type=Path, help="encrypted re-identification store (SQLite) to add the records to")
     p.add_argument("--store-key", type=Path, help="key file of --store (32 bytes, mode 600)")
     p.set_defaults(func=cmd_deid)
+
+    p = sub.add_parser("validate", help="IDS verdicts on JSON lines from stdin (indications and draft reports)")
+    p.add_argument("--bundle", type=Path, help="model bundle whose calibration the report checks use")
+    p.add_argument("--injection-model", type=Path, help="injection classifier directory (default: rules only)")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("deid-text", help='redact PHI in JSON lines {"text": ...} from stdin')
     p.set_defaults(func=cmd_deid_text)

@@ -22,6 +22,7 @@ from pydicom.errors import InvalidDicomError
 from deid.errors import DeidError, UnsafeToDeidentify
 from deid.header.engine import Deidentifier
 from deid.header.method import PENDING_CLEAN_PIXEL_DATA, PENDING_EMBEDDED_OVERLAY, DeidResult, mark_option_applied
+from deid.indication import Indication, clean_indication, find_indication
 from deid.mapping import MappingStore
 from deid.options import DeidOptions
 from deid.pixels.settings import PixelCleanSettings
@@ -119,6 +120,18 @@ class DeidTool:
         if self.mapping is not None:
             self.mapping.put(result.record)
         return replace(result, dataset=dataset, pending=frozenset())
+
+    def indication(self, ds: Dataset) -> Indication:
+        """The clinical indication of the ORIGINAL instance `ds` (deid.indication: the sources in
+        order), cleaned like the descriptors: the tool's TextRedactor with this instance's own
+        deny-list. Without a redactor (Clean Descriptors and Clean Structured Content both off) the
+        raw text is never used: status "uncleanable". `ds` is not modified."""
+        found = find_indication(ds)
+        if found is None or self._redactor is None:
+            return clean_indication(found, None)
+        from deid.text.context import StudyContext
+
+        return clean_indication(found, self._redactor.text_cleaner(StudyContext.from_dataset(ds)))
 
     def run(self, source: Path, target: Path, *, rename: bool = False) -> Summary:
         summary = Summary()

@@ -11,6 +11,12 @@ an envelope that fails verification or decryption raises the
 `appliance.envelope.EnvelopeError` subclass that says why. Nothing of a
 rejected envelope is returned.
 
+Notices: a payload of kind "withheld-notice" (the appliance's validator
+withheld the draft) is rendered by `render` as "withheld by validator: code,
+code", never as a report; a report whose indication was kept from the model
+gets the line "Indication withheld by the validator (codes)." before its
+text. The model's text itself is never edited.
+
 Importing this module (via `appliance.delivery`) also limits this process's
 gRPC to TLS 1.3 where possible (see `tlspolicy`); the server enforces it in
 any case.
@@ -21,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +64,39 @@ class ReportSummary:
     created_at: str
     acked: bool
     acked_at: str | None
+    # Only with list(decrypt=True), from the payload (the kind is inside the ciphertext):
+    kind: str | None = None
+    reason_codes: tuple[str, ...] = ()
+    indication: str | None = None
+    indication_codes: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """The notice line ("withheld by validator: code, code") for a notice, else "" (also undecrypted)."""
+        return notice_line(self.reason_codes) if self.kind == "withheld-notice" else ""
+
+
+def notice_line(codes: tuple[str, ...]) -> str:
+    return "withheld by validator: " + ", ".join(codes)
+
+
+def indication_line(codes: tuple[str, ...]) -> str:
+    return f"Indication withheld by the validator ({', '.join(codes)})."
+
+
+def render(payload: ReportPayload) -> list[str]:
+    """The lines a clinician is shown for `payload`: a header, then the notice, or the report's
+    sections (after the withheld-indication line, when it was withheld). No line edits the text."""
+    lines = [
+        f"Report {payload.report_id}  (model {payload.bundle_id}, {payload.created_at})",
+        f"Accession number: {payload.accession_number}   Study date: {payload.study_date}   "
+        f"Study pseudonym: {payload.study_pseudonym}",
+    ]
+    if payload.is_notice:
+        return [*lines, notice_line(payload.reason_codes)]
+    if payload.indication == "withheld":
+        lines.append(indication_line(payload.indication_codes))
+    return [*lines, f"FINDINGS: {payload.findings}", f"IMPRESSION: {payload.impression}"]
 
 
 def error_from_rpc(exc: grpc.RpcError) -> Exception:
@@ -167,8 +206,9 @@ class ReportClient:
             _log.warning("rejected envelope for report %s", envelope.report_id)
             raise
 
-    def list(self, include_acked: bool = False, *, page_size: int = 0) -> list[ReportSummary]:
-        """All envelopes addressed to this clinician (every page), each signature-checked."""
+    def list(self, include_acked: bool = False, *, page_size: int = 0, decrypt: bool = False) -> list[ReportSummary]:
+        """All envelopes addressed to this clinician (every page), each signature-checked; with
+        `decrypt`, also opened locally, so each summary says whether it is a notice (its codes)."""
         summaries: list[ReportSummary] = []
         token = ""
         while True:
@@ -182,16 +222,24 @@ class ReportClient:
             for entry in response.reports:
                 envelope = envelope_from_proto(entry.envelope)
                 verify_envelope(envelope, self._trusted, self.clinician_id)
-                summaries.append(
-                    ReportSummary(
-                        envelope.report_id,
-                        envelope.study_pseudonym,
-                        envelope.bundle_id,
-                        envelope.created_at,
-                        entry.acked,
-                        entry.acked_at or None,
-                    )
+                summary = ReportSummary(
+                    envelope.report_id,
+                    envelope.study_pseudonym,
+                    envelope.bundle_id,
+                    envelope.created_at,
+                    entry.acked,
+                    entry.acked_at or None,
                 )
+                if decrypt:
+                    payload = self._open(entry.envelope)
+                    summary = replace(
+                        summary,
+                        kind=payload.kind,
+                        reason_codes=payload.reason_codes,
+                        indication=payload.indication,
+                        indication_codes=payload.indication_codes,
+                    )
+                summaries.append(summary)
             token = response.next_page_token
             if not token:
                 return summaries

@@ -7,7 +7,13 @@ No cryptography happens here (see `appliance.envelope.crypto` for seal/open and
 
 Envelope format version 1 (`FORMAT_VERSION`)
     * Plaintext: `payload_to_json` of the `ReportPayload` (UTF-8 JSON, sorted
-      keys, no insignificant whitespace).
+      keys, no insignificant whitespace). Its `kind` is "report" (a draft
+      report) or "withheld-notice" (the validator withheld the draft: the
+      notice carries the reason codes and no report text). `indication` says
+      whether the study's clinical indication reached the model ("used"),
+      was kept from it ("withheld", with `indication_codes`) or there was
+      none ("absent"). A plaintext from before these fields (exactly the
+      nine string fields) still parses: a report, indication absent, no codes.
     * Ciphertext layout (produced by `appliance.envelope.crypto`):
       ``ephemeral_pk(65) || nonce(12) || tag(16) || ciphertext``, hence
       `ECIES_OVERHEAD` bytes more than the plaintext.
@@ -18,7 +24,8 @@ Envelope format version 1 (`FORMAT_VERSION`)
       4-byte big-endian length followed by the bytes. Length prefixes make the
       encoding injective, so no field can be shifted into another; because the
       ciphertext is inside, moving it to another envelope or recipient breaks
-      the signature.
+      the signature; every payload field (kind and codes included) is in the
+      ciphertext, so the signature covers them too.
 
 The in-clear fields (ids, pseudonym, bundle, time, key id) are metadata the
 delivery server needs for routing; they never contain report text or direct
@@ -63,6 +70,11 @@ _ID = re.compile(r"^[\x21-\x7e]{1,256}$")
 _RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 MAX_CIPHERTEXT_SIZE = 1024 * 1024  # a draft report is a few KiB
 
+KINDS = ("report", "withheld-notice")
+INDICATION_USES = ("used", "withheld", "absent")
+_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # stable reason codes: lower-case, hyphenated
+MAX_CODES = 64
+
 
 class EnvelopeError(SecureMedError):
     """Base class: the envelope must not be trusted or shown (exit 65)."""
@@ -95,7 +107,10 @@ class ReportPayload:
     """The confidential content of one envelope (the JSON plaintext).
 
     `created_at` is RFC 3339 UTC (see `utc_now`); `study_date` is as found in
-    the study (DICOM DA, ``YYYYMMDD``) and may be empty.
+    the study (DICOM DA, ``YYYYMMDD``) and may be empty. `kind`, `reason_codes`,
+    `indication`, `indication_codes`: see the module docstring. A withheld
+    notice has empty findings and impression and at least one reason code;
+    anything else raises `MalformedEnvelope`, also when constructed.
     """
 
     report_id: str
@@ -107,6 +122,30 @@ class ReportPayload:
     impression: str
     bundle_id: str
     created_at: str
+    kind: str = "report"
+    reason_codes: tuple[str, ...] = ()
+    indication: str = "absent"
+    indication_codes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise MalformedEnvelope(f"payload kind must be one of {', '.join(KINDS)}")
+        if self.indication not in INDICATION_USES:
+            raise MalformedEnvelope(f"payload indication must be one of {', '.join(INDICATION_USES)}")
+        for name in ("reason_codes", "indication_codes"):
+            codes = getattr(self, name)
+            if not isinstance(codes, tuple) or len(codes) > MAX_CODES:
+                raise MalformedEnvelope(f"payload {name} must be a list of at most {MAX_CODES} codes")
+            if not all(isinstance(c, str) and _CODE.match(c) for c in codes):
+                raise MalformedEnvelope(f"payload {name} must be lower-case hyphenated codes")
+        if self.kind == "withheld-notice" and (self.findings or self.impression or not self.reason_codes):
+            raise MalformedEnvelope("a withheld notice carries reason codes and no report text")
+        if self.indication == "withheld" and not self.indication_codes:
+            raise MalformedEnvelope("a withheld indication carries its codes")
+
+    @property
+    def is_notice(self) -> bool:
+        return self.kind == "withheld-notice"
 
     def __repr__(self) -> str:
         # Keep report text and the accession number out of logs and tracebacks.
@@ -133,6 +172,8 @@ class Envelope:
 
 
 _PAYLOAD_FIELDS = tuple(f.name for f in dataclasses.fields(ReportPayload))
+_TEXT_FIELDS = tuple(f.name for f in dataclasses.fields(ReportPayload) if f.default is dataclasses.MISSING)
+_CODE_FIELDS = ("reason_codes", "indication_codes")
 
 
 def utc_now() -> str:
@@ -140,23 +181,37 @@ def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_LATER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ReportPayload) if f.default is not dataclasses.MISSING}
+
+
 def payload_to_json(payload: ReportPayload) -> bytes:
-    """Canonical UTF-8 JSON of `payload` (sorted keys, compact separators)."""
-    return json.dumps(dataclasses.asdict(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    """Canonical UTF-8 JSON of `payload` (sorted keys, compact separators). The later fields are
+    left out at their defaults, so a plain report with no indication is byte-identical to the first
+    version (and readable by clients from before them)."""
+    obj = {
+        name: value
+        for name, value in dataclasses.asdict(payload).items()
+        if name not in _LATER_DEFAULTS or value != _LATER_DEFAULTS[name]
+    }
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def payload_from_json(data: bytes) -> ReportPayload:
-    """Parse `payload_to_json` output; exactly the known string fields, else `MalformedEnvelope`."""
+    """Parse `payload_to_json` output, else `MalformedEnvelope`: every string field of the first
+    version; the later fields (kind, codes, indication) optional with their defaults; nothing else."""
     try:
         obj = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedEnvelope("payload is not UTF-8 JSON") from exc
-    if not isinstance(obj, dict) or set(obj) != set(_PAYLOAD_FIELDS):
+    if not isinstance(obj, dict) or not set(_TEXT_FIELDS) <= set(obj) <= set(_PAYLOAD_FIELDS):
         raise MalformedEnvelope("payload does not have exactly the ReportPayload fields")
-    if not all(isinstance(obj[name], str) for name in _PAYLOAD_FIELDS):
-        raise MalformedEnvelope("payload fields must be strings")
+    for name, value in obj.items():
+        if name in _CODE_FIELDS:
+            if not isinstance(value, list):
+                raise MalformedEnvelope(f"payload {name} must be a list")
+            obj[name] = tuple(value)
+        elif not isinstance(value, str):
+            raise MalformedEnvelope("payload fields must be strings")
     return ReportPayload(**obj)
 
 

@@ -174,7 +174,7 @@ def test_any_unknown_key_is_rejected_by_name(key: str, section: str) -> None:
     target = raw[section] if section else raw
     if key in target or (section == "deid" and key in ("options", "pixels")):
         return
-    if section == "" and key in ("log_level", "clinicians"):
+    if section == "" and key in ("log_level", "clinicians", "decode", "ids"):
         return
     known = {
         "dicom": {"bind", "quiet_period_s", "tls"},
@@ -373,4 +373,31 @@ def test_listener_hostile_input_limits_reach_the_listener(tmp_path: Path) -> Non
 def test_listener_hostile_input_limits_are_checked(key: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(mutate(f"dicom.{key}", value))
+    assert any(p.startswith(message) for p in info.value.problems), info.value.problems
+
+
+# ---- [ids] ------------------------------------------------------------------------------------------
+
+
+def test_ids_table_defaults_to_rules_only_and_resolves_the_model_path(tmp_path: Path) -> None:
+    assert parse_config(BASE, base=tmp_path).ids.injection_model is None
+    assert parse_config({**BASE, "ids": {"injection_model": ""}}, base=tmp_path).ids.injection_model is None
+    cfg = parse_config({**BASE, "ids": {"injection_model": "models/ids"}}, base=tmp_path)
+    assert cfg.ids.injection_model == tmp_path / "models/ids"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.ids.injection_model = None  # type: ignore[misc]  # frozen
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"injection_model": 3}, "ids.injection_model: expected a path string"),
+        ({"injection_modle": "x"}, "ids.injection_modle: unknown key"),
+        ({"threshold": 0.5}, "ids.threshold: unknown key"),
+        ("rules", "ids: expected a table"),
+    ],
+)
+def test_bad_ids_keys_are_named(table: object, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({**BASE, "ids": table})
     assert any(p.startswith(message) for p in info.value.problems), info.value.problems

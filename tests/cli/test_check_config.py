@@ -91,3 +91,34 @@ def test_bad_values_are_named_by_dotted_key(
     code, err = _check(config, capsys)
     assert code == ExitCode.CONFIG
     assert key in err, err
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('injection_modle = "x"', "ids.injection_modle: unknown key"),
+        ("injection_model = 1", "ids.injection_model: expected a path string"),
+        ('injection_model = "no-classifier-here"', "ids.injection_model: no injection classifier (manifest.json)"),
+    ],
+)
+def test_bad_ids_keys_are_named_and_exit_78(
+    line: str, message: str, dev_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = dev_config.read_text()
+    start = text.index("[ids]")
+    end = text.index("\n\n", start)
+    config = tmp_path / "appliance.toml"
+    config.write_text(text[:start] + "[ids]\n" + line + text[end:])
+    code, err = _check(config, capsys)
+    assert code == ExitCode.CONFIG
+    assert message in err, err
+
+
+def test_devsetup_names_the_classifier_only_when_it_exists(tmp_path: Path) -> None:
+    model = tmp_path / "ids-injection"
+    absent = init_dev(tmp_path / "a", dicom_port=0, grpc_port=0, bundle=DEMO_BUNDLE, injection_model=model)
+    assert 'injection_model = ""' in absent.read_text()
+    model.mkdir()
+    (model / "manifest.json").write_text("{}")
+    present = init_dev(tmp_path / "b", dicom_port=0, grpc_port=0, bundle=DEMO_BUNDLE, injection_model=model)
+    assert f'injection_model = "{model.resolve()}"' in present.read_text()
