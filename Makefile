@@ -9,12 +9,14 @@ TORCH_SPEC ?= torch==2.13.0
 BUNDLE ?= models/demo-cxr
 DEMO_DIR ?= work/demo
 
-.PHONY: help system-deps system-deps-demo venv venv-appliance lint typecheck test test-fast soak demo demo-model clean
+.PHONY: help system-deps system-deps-demo venv venv-appliance lint typecheck test test-fast soak demo demo-model ids-model bench-ids clean
 
 help:
 	@echo "make test        set up everything and run the test suite"
 	@echo "make demo        set up the appliance (no torch) and run it end to end"
 	@echo "make demo-model  rebuild the demo model bundle from nothing (phantoms, training, export)"
+	@echo "make ids-model   retrain the prompt-injection classifier (models/ids-injection, about 30 s)"
+	@echo "make bench-ids   the IDS figures of the README (bench/results/ids.md, about 1 minute)"
 	@echo "make lint        ruff (lint and format) and the import contracts (import-linter)"
 	@echo "make typecheck   mypy"
 	@echo "make soak        the 50-SIGKILL crash-safety soak (about 6 minutes)"
@@ -80,6 +82,12 @@ soak: system-deps venv
 
 demo-model: venv
 	$(PY) -m cli.demo_model --out $(BUNDLE)
+
+ids-model: venv
+	$(PY) -m training.injection_classifier --out models/ids-injection
+
+bench-ids: venv
+	$(PY) -m bench.ids --json bench/results/ids.json --write bench/results/ids.md
 
 demo: system-deps-demo venv-appliance
 	$(VENV)-appliance/bin/securemed demo --bundle $(BUNDLE) --workdir $(DEMO_DIR)
