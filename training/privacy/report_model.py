@@ -14,6 +14,8 @@ Contract:
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -40,7 +42,7 @@ def per_example_loss(
     labels: torch.Tensor,
 ) -> torch.Tensor:
     """Cross-entropy per example (module docstring). `model` may be wrapped (GradSampleModule)."""
-    inner: ReportModel = getattr(model, "_module", model)
+    inner = cast(ReportModel, getattr(model, "_module", model))
     hidden, mask = inner.encode(pixels, prompt_ids, prompt_mask)
     logits = inner.t5(encoder_outputs=(hidden,), attention_mask=mask, labels=labels).logits
     token_loss = nn.functional.cross_entropy(
