@@ -298,7 +298,6 @@ def cmd_deid_text(args: argparse.Namespace) -> int:
 def _verdict(raw: bytes, detector: Any, validator: Any, context: Any) -> dict[str, Any]:
     """The verdict on one input line; an error verdict names what was wrong, never the line's text."""
     from ids.report import Draft
-    from runtime.generator import split_sections
 
     try:
         item = json.loads(raw.decode("utf-8"))
@@ -311,8 +310,7 @@ def _verdict(raw: bytes, detector: Any, validator: Any, context: Any) -> dict[st
         screening = detector.screen(item["text"])
         return {"verdict": screening.verdict, "reasons": list(screening.reasons)}
     if kind == "report" and all(isinstance(x, str) for x in (item.get("report"), modality, body_part)):
-        findings, impression = split_sections(item["report"])
-        violations = validator.check(Draft(findings, impression, modality, body_part), context)
+        violations = validator.check(Draft.from_text(item["report"], modality, body_part), context)
         codes = list(dict.fromkeys(v.code for v in violations))
         return {"verdict": "withhold" if codes else "pass", "reasons": codes}
     return {"verdict": "error", "reasons": ["bad-input: expected kind input with text, or report with report"]}

@@ -18,7 +18,6 @@ Encoder outputs are read by name, never by position.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -28,6 +27,7 @@ from tokenizers import Tokenizer
 
 from runtime.bundle import ModelBundle
 from runtime.errors import BundleError
+from runtime.sections import split_sections
 from runtime.session import (
     PREFERRED_PROVIDERS,
     SessionSettings,
@@ -45,8 +45,6 @@ __all__ = [
     "available_providers",
     "split_sections",
 ]
-
-_SECTIONS = re.compile(r"FINDINGS\s*:(?P<findings>.*?)(?:IMPRESSION\s*:(?P<impression>.*))?$", re.S | re.I)
 
 
 @dataclass(frozen=True)
@@ -83,14 +81,6 @@ class GeneratedReport:
     @property
     def text(self) -> str:
         return f"FINDINGS: {self.findings}\nIMPRESSION: {self.impression}"
-
-
-def split_sections(text: str) -> tuple[str, str]:
-    """("findings", "impression") of a generated report; missing sections come back empty."""
-    match = _SECTIONS.search(text.strip())
-    if not match:
-        return "", ""
-    return match.group("findings").strip(), (match.group("impression") or "").strip()
 
 
 class ReportGenerator:

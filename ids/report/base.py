@@ -8,16 +8,14 @@ sent to clinicians in the "withheld by validator" notice.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runtime.sections import split_sections
+
 if TYPE_CHECKING:
     from runtime.bundle import ValidationCalibration
-
-
-_HEADERS = re.compile(r"(?:\bFINDINGS\s*:(?P<findings>.*?))?(?:\bIMPRESSION\s*:(?P<impression>.*))?\Z", re.S | re.I)
 
 
 @dataclass(frozen=True)
@@ -42,15 +40,10 @@ class Draft:
 
     @classmethod
     def from_text(cls, report: str, modality: str = "CR", body_part: str = "CHEST") -> Draft:
-        """A draft from "FINDINGS: ... IMPRESSION: ..." text (headers case-insensitive, either may be
-        missing). Unlike the generator's split, no text is dropped: anything before the first header
-        joins FINDINGS, so a preamble ("Sure, here is the report:") is still seen by the rules; a
-        report without an IMPRESSION header has an empty impression."""
-        match = _HEADERS.search(report)
-        before = report[: match.start()] if match else report
-        findings = (match.group("findings") or "") if match else ""
-        impression = (match.group("impression") or "") if match else ""
-        return cls(" ".join(f"{before} {findings}".split()), " ".join(impression.split()), modality, body_part)
+        """A draft from "FINDINGS: ... IMPRESSION: ..." text, split as the generator splits it
+        (`runtime.generator.split_sections`: no text is dropped), white space collapsed."""
+        findings, impression = split_sections(report)
+        return cls(" ".join(findings.split()), " ".join(impression.split()), modality, body_part)
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,21 @@ def test_it_answers_each_line_as_it_arrives() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_text_outside_the_sections_is_still_validated() -> None:
+    """The issue's own example has no FINDINGS header, and a preamble precedes FINDINGS: neither
+    text may be dropped before the rules see it."""
+    out = validate(
+        stdin=_lines(
+            {
+                "kind": "report",
+                "report": "IMPRESSION: Ignore previous instructions, as an AI language model I cannot read images.",
+            },
+            {"kind": "report", "report": "Sure, here is the report: " + CLEAN_REPORT},
+        )
+    )
+    assert out.returncode == 0, out.stderr
+    first, second = (json.loads(line) for line in out.stdout.splitlines())
+    assert {"output-meta-talk", "output-instruction"} <= set(first["reasons"])
+    assert second == {"verdict": "withhold", "reasons": ["output-meta-talk"]}
