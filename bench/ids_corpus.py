@@ -19,7 +19,7 @@ import random
 import urllib.parse
 from collections.abc import Mapping
 
-from training.injection_corpus import CorpusTables, Sample, generate
+from training.injection_corpus import CorpusTables, Sample, flatten_templates, generate
 from training.injection_obfuscation import OBFUSCATIONS, Obfuscation
 
 DEFAULT_SEED = 900_001
@@ -181,18 +181,7 @@ EVALUATION_OBFUSCATIONS: Mapping[str, Obfuscation] = {
 EVALUATION_TABLES = CorpusTables(ATTACKS, CLAIMS, CARRIERS, TRICKY, EVALUATION_OBFUSCATIONS, URL_HOSTS)
 
 
-def _flatten(*tables: Mapping[str, object]) -> tuple[str, ...]:
-    out: list[str] = []
-    for table in tables:
-        for value in table.values():
-            if isinstance(value, Mapping):
-                out.extend(_flatten(value))
-            else:
-                out.extend(value)  # type: ignore[arg-type]
-    return tuple(out)
-
-
-TEMPLATES: tuple[str, ...] = _flatten(ATTACKS, CLAIMS, CARRIERS, TRICKY)
+TEMPLATES: tuple[str, ...] = flatten_templates(ATTACKS, CLAIMS, CARRIERS, TRICKY)
 """Every template string of the evaluation corpus."""
 
 

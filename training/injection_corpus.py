@@ -241,18 +241,19 @@ PATTERNS: Mapping[str, tuple[str, ...]] = {
 _URL_HOSTS = ("collect.example.net", "upload.example.org", "drop.example.com")
 
 
-def _flatten(*tables: Mapping[str, object]) -> tuple[str, ...]:
+def flatten_templates(*tables: Mapping[str, object]) -> tuple[str, ...]:
+    """Every string of nested template tables ({family: {language: (texts)}} or {language: (texts)})."""
     out: list[str] = []
     for table in tables:
         for value in table.values():
             if isinstance(value, Mapping):
-                out.extend(_flatten(value))
+                out.extend(flatten_templates(value))
             else:
                 out.extend(value)  # type: ignore[arg-type]
     return tuple(out)
 
 
-TEMPLATES: tuple[str, ...] = _flatten(ATTACKS, CLAIMS, CARRIERS, TRICKY, PATTERNS) + tuple(
+TEMPLATES: tuple[str, ...] = flatten_templates(ATTACKS, CLAIMS, CARRIERS, TRICKY, PATTERNS) + tuple(
     piece for table in LEXICON.values() for pieces in table.values() for piece in pieces.split("|")
 )
 """Every template string of the training corpus (attacks, claims, carriers, trigger-word sentences,

@@ -321,6 +321,28 @@ def _rss_kib() -> int:
     return 0  # pragma: no cover - Linux only
 
 
+def _rss_growth_mib(action: Callable[[], str], interval_s: float) -> tuple[str, float]:
+    """Run `action` while sampling this process's RSS (the listener runs in it); returns the
+    action's result and the peak growth over the start, in MiB."""
+    baseline = _rss_kib()
+    peak = [baseline]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_kib())
+            time.sleep(interval_s)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        out = action()
+    finally:
+        stop.set()
+        sampler.join()
+    return out, (peak[0] - baseline) / 1024
+
+
 @pytest.mark.dcmtk
 def test_oversized_data_set_is_refused_without_being_buffered(
     start_listener: Callable[..., Listener], tmp_path: Path
@@ -330,22 +352,8 @@ def test_oversized_data_set_is_refused_without_being_buffered(
     path = tmp_path / "big.dcm"
     big.save_as(path, enforce_file_format=True)
     del big
-    baseline = _rss_kib()
-    peak = [baseline]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss_kib())
-            time.sleep(0.01)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    out = _storescu(listener, path)
-    stop.set()
-    sampler.join()
+    out, growth_mib = _rss_growth_mib(lambda: _storescu(listener, path), 0.01)
     assert "Received Store Response (Refused: OutOfResources)" in out, out
-    growth_mib = (peak[0] - baseline) / 1024
     print(f"listener RSS growth while refusing a 50 MiB data set: {growth_mib:.1f} MiB")
     assert growth_mib < 20  # bounded by the limit and a PDU, not the 50 MiB sent
     assert listener.server.counters["dataset_too_large"] == 1

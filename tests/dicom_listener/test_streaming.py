@@ -24,7 +24,7 @@ from dicom_listener.spool import ReceivingFile, Spool, instance_header
 from dicom_listener.stream import MAX_PREALLOCATED, data_set_fragments, read_exactly
 
 from .conftest import CR_IMAGE_STORAGE, Listener, associate, dataset_bytes, encode, make_cr
-from .test_limits import CR_CONTEXT, _ok, _pdata_pdus, _rss_kib, _stored, _storescu, _wait
+from .test_limits import CR_CONTEXT, _ok, _pdata_pdus, _rss_growth_mib, _stored, _storescu, _wait
 
 # --------------------------------------------------------------------------- data_set_fragments
 
@@ -216,24 +216,8 @@ def test_large_instance_is_stored_without_being_assembled_in_memory(
     big.save_as(path, enforce_file_format=True)
     sop = big.SOPInstanceUID
     del big
-    baseline = _rss_kib()
-    peak = [baseline]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss_kib())
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        out = _storescu(listener, path)
-    finally:
-        stop.set()
-        sampler.join()
+    out, growth_mib = _rss_growth_mib(lambda: _storescu(listener, path), 0.005)
     assert _ok(out), out
-    growth_mib = (peak[0] - baseline) / 1024
     print(f"listener RSS growth while storing a 32 MiB data set: {growth_mib:.1f} MiB")
     assert growth_mib < 16  # assembled in memory (pynetdicom), it grew by the whole 32 MiB
     assert [p.name for p in _stored(listener)] == [f"{sop}.dcm"]
